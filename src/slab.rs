@@ -1,0 +1,195 @@
+//! A slab with generation-checked keys: O(1) insert and remove, and a stale key never reaches
+//! the entry that reused its slot.
+//!
+//! The loop keeps three registries in slabs: parked tasks (executor), timers (the wheel) and IO
+//! sources (reactor). In each of them a key can outlive its entry (a timer that fired, a source
+//! whose event is still in the poller's buffer), so every key carries the generation of the
+//! slot it was issued for, and every lookup checks it.
+
+use std::fmt;
+
+/// A reference to one entry of a [`Slab`]: the slot index and the generation it was issued for.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    index: u32,
+    generation: u32,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({}v{})", self.index, self.generation)
+    }
+}
+
+/// Marks the end of the free list.
+const NIL: u32 = u32::MAX;
+
+enum Slot<T> {
+    Occupied {
+        generation: u32,
+        value: T,
+    },
+    /// `next_free` links the free list; `generation` is the one the next occupant gets.
+    Vacant {
+        generation: u32,
+        next_free: u32,
+    },
+}
+
+/// A vector of slots with a free list.
+///
+/// # Invariant
+///
+/// `free` heads a list, linked through `Slot::Vacant::next_free`, of exactly the vacant slots;
+/// `len` counts the occupied ones. A slot's generation is bumped each time it is vacated, so a
+/// key issued before the removal no longer matches.
+pub(crate) struct Slab<T> {
+    slots: Vec<Slot<T>>,
+    free: u32,
+    len: usize,
+}
+
+impl<T> Slab<T> {
+    pub(crate) const fn new() -> Slab<T> {
+        Slab {
+            slots: Vec::new(),
+            free: NIL,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Stores `value` and returns its key.
+    ///
+    /// # Panics
+    ///
+    /// If the slab would hold more than `u32::MAX - 1` entries.
+    pub(crate) fn insert(&mut self, value: T) -> Key {
+        self.len += 1;
+        if self.free != NIL {
+            let index = self.free;
+            let slot = &mut self.slots[index as usize];
+            let Slot::Vacant {
+                generation,
+                next_free,
+            } = *slot
+            else {
+                unreachable!("free list points at an occupied slot {index}");
+            };
+            self.free = next_free;
+            *slot = Slot::Occupied { generation, value };
+            Key { index, generation }
+        } else {
+            let index = u32::try_from(self.slots.len())
+                .ok()
+                .filter(|&i| i != NIL)
+                .expect("looplet: more than u32::MAX - 1 entries in one registry");
+            self.slots.push(Slot::Occupied {
+                generation: 0,
+                value,
+            });
+            Key {
+                index,
+                generation: 0,
+            }
+        }
+    }
+
+    /// Removes the entry `key` refers to; `None` if it is already gone (a stale key).
+    pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
+        match self.slots.get(key.index as usize) {
+            Some(Slot::Occupied { generation, .. }) if *generation == key.generation => {
+                Some(self.vacate(key.index))
+            }
+            _ => None,
+        }
+    }
+
+    fn vacate(&mut self, index: u32) -> T {
+        let slot = &mut self.slots[index as usize];
+        let Slot::Occupied { generation, .. } = *slot else {
+            panic!("slab slot {index} is already vacant");
+        };
+        let old = std::mem::replace(
+            slot,
+            Slot::Vacant {
+                generation: generation.wrapping_add(1),
+                next_free: self.free,
+            },
+        );
+        self.free = index;
+        self.len -= 1;
+        match old {
+            Slot::Occupied { value, .. } => value,
+            Slot::Vacant { .. } => unreachable!(),
+        }
+    }
+
+    /// Every live entry with its key, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(index, slot)| match slot {
+                Slot::Occupied { generation, value } => Some((
+                    Key {
+                        index: index as u32,
+                        generation: *generation,
+                    },
+                    value,
+                )),
+                Slot::Vacant { .. } => None,
+            })
+    }
+}
+
+impl<T> fmt::Debug for Slab<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slab")
+            .field("len", &self.len)
+            .field("capacity", &self.slots.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_key_never_reaches_the_new_occupant() {
+        let mut slab = Slab::new();
+        let a = slab.insert("a");
+        assert_eq!(slab.remove(a), Some("a"));
+        let b = slab.insert("b");
+        assert_eq!(slab.slots.len(), 1, "the slot is reused");
+        assert_eq!(slab.remove(a), None);
+        assert_eq!(slab.remove(b), Some("b"));
+        assert_eq!(slab.len(), 0);
+    }
+
+    #[test]
+    fn free_list_reuses_every_slot() {
+        let mut slab = Slab::new();
+        let keys: Vec<_> = (0..100).map(|i| slab.insert(i)).collect();
+        for k in &keys[..50] {
+            slab.remove(*k).unwrap();
+        }
+        assert_eq!(slab.len(), 50);
+        for i in 0..50 {
+            slab.insert(1000 + i);
+        }
+        assert_eq!(slab.slots.len(), 100, "no growth while free slots remain");
+        let mut seen: Vec<i32> = slab.iter().map(|(_, v)| *v).collect();
+        seen.sort();
+        assert_eq!(seen.len(), 100);
+        assert_eq!(slab.len(), 100);
+    }
+}
