@@ -1,0 +1,41 @@
+//! greenlet's explicit switching from the seeds, done with `yield_now`.
+//!
+//! ```python
+//! def fun1():
+//!     print("12")
+//!     gr2.switch()
+//!     print("56")
+//!     gr2.switch()
+//!
+//! def fun2():
+//!     print("34")
+//!     gr1.switch()
+//!     print("78")
+//! ```
+//!
+//! A greenlet names the one to switch to; a looplet task says "let the others run"
+//! (`yield_now`, gevent's `sleep(0)`) and goes to the back of the run queue. With two tasks
+//! that is the same ping-pong. Run with `cargo run --example switch`; it prints 12, 34, 56, 78.
+
+async fn fun1() {
+    println!("12");
+    looplet::yield_now().await; // gr2.switch()
+    println!("56");
+    looplet::yield_now().await; // gr2.switch()
+}
+
+async fn fun2() {
+    println!("34");
+    looplet::yield_now().await; // gr1.switch()
+    println!("78");
+}
+
+fn main() {
+    looplet::block_on(async {
+        let gr1 = looplet::spawn(fun1());
+        let gr2 = looplet::spawn(fun2());
+        // gevent.joinall([gr1, gr2])
+        gr1.await;
+        gr2.await;
+    });
+}

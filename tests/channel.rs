@@ -1,0 +1,292 @@
+//! Local channels: back-pressure, closing, errors that hand values back, Stream use, fairness.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::Poll;
+
+use futures_util::StreamExt;
+use looplet::channel::{self, SendError, TryRecvError, TrySendError};
+
+#[derive(Clone, Default)]
+struct Log(Rc<RefCell<Vec<String>>>);
+
+impl Log {
+    fn push(&self, event: impl Into<String>) {
+        self.0.borrow_mut().push(event.into());
+    }
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut self.0.borrow_mut())
+    }
+}
+
+/// With capacity 2 the producer runs at most two values ahead of the consumer.
+#[test]
+fn bounded_channel_applies_back_pressure() {
+    let log = Log::default();
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(2);
+        let l = log.clone();
+        let producer = looplet::spawn(async move {
+            for n in 0..5 {
+                tx.send(n).await.unwrap();
+                l.push(format!("sent {n}"));
+            }
+        });
+        // Let the producer run until it blocks.
+        for _ in 0..3 {
+            looplet::yield_now().await;
+        }
+        log.push("consumer starts");
+        while let Some(n) = rx.recv().await {
+            log.push(format!("got {n}"));
+        }
+        producer.await;
+    });
+    let log = log.take();
+    let start = log.iter().position(|e| e == "consumer starts").unwrap();
+    assert_eq!(
+        log[..start],
+        ["sent 0", "sent 1"],
+        "full after two: {log:?}"
+    );
+    // Never more than two sent-but-not-received values at any point.
+    let mut in_flight = 0i32;
+    for event in &log {
+        if event.starts_with("sent") {
+            in_flight += 1;
+        } else if event.starts_with("got") {
+            in_flight -= 1;
+        }
+        assert!(in_flight <= 2, "more than capacity in flight: {log:?}");
+    }
+    assert_eq!(log.iter().filter(|e| e.starts_with("got")).count(), 5);
+}
+
+#[test]
+fn recv_returns_none_once_every_sender_is_dropped_and_the_queue_is_drained() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(8);
+        let tx2 = tx.clone();
+        tx.send(1).await.unwrap();
+        tx2.send(2).await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await, Some(1));
+        let waiting = looplet::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        looplet::yield_now().await;
+        tx2.send(3).await.unwrap();
+        drop(tx2); // wakes the parked receiver
+        assert_eq!(waiting.await, [2, 3]);
+    });
+}
+
+#[test]
+fn send_error_hands_the_value_back() {
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(1);
+        drop(rx);
+        assert!(tx.is_closed());
+        let SendError(value) = tx.send(String::from("payload")).await.unwrap_err();
+        assert_eq!(value, "payload");
+        assert_eq!(
+            tx.try_send(String::from("again")),
+            Err(TrySendError::Closed(String::from("again")))
+        );
+    });
+}
+
+/// Senders parked on a full channel get their values back when the receiver goes away.
+#[test]
+fn waiting_senders_get_their_values_back_when_the_receiver_drops() {
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(1);
+        tx.send(0).await.unwrap();
+        let blocked: Vec<_> = (1..=3)
+            .map(|n| {
+                let tx = tx.clone();
+                looplet::spawn(async move { tx.send(n).await })
+            })
+            .collect();
+        looplet::yield_now().await; // all three park
+        drop(rx);
+        for (n, task) in (1..=3).zip(blocked) {
+            assert_eq!(task.await, Err(SendError(n)));
+        }
+    });
+}
+
+#[test]
+fn receiver_is_a_stream() {
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(3);
+        let producer = looplet::spawn(async move {
+            for n in 1..=10u32 {
+                tx.send(n).await.unwrap();
+            }
+        });
+        let evens: Vec<u32> = rx
+            .filter(|n| std::future::ready(n % 2 == 0))
+            .collect()
+            .await;
+        producer.await;
+        assert_eq!(evens, [2, 4, 6, 8, 10]);
+    });
+}
+
+/// Waiting senders are served in the order they started waiting.
+#[test]
+fn waiting_senders_are_served_first_in_first_out() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(1);
+        tx.send(0).await.unwrap();
+        let senders: Vec<_> = (1..=4)
+            .map(|n| {
+                let tx = tx.clone();
+                looplet::spawn(async move { tx.send(n).await.unwrap() })
+            })
+            .collect();
+        looplet::yield_now().await;
+        // A newcomer that arrives while others wait must queue behind them.
+        assert_eq!(tx.try_send(99), Err(TrySendError::Full(99)));
+        drop(tx);
+        let mut got = Vec::new();
+        while let Some(n) = rx.recv().await {
+            got.push(n);
+        }
+        for s in senders {
+            s.await;
+        }
+        assert_eq!(got, [0, 1, 2, 3, 4]);
+    });
+}
+
+/// A send that is dropped while waiting (a timeout, a select) passes its turn on; the others
+/// are not left waiting for a slot that nobody takes.
+#[test]
+fn a_cancelled_waiting_send_passes_its_slot_on() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(1);
+        tx.send(0).await.unwrap();
+
+        // `first` starts waiting, then gives up after being granted the slot.
+        let mut first = Box::pin(tx.send(1));
+        assert!(poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx).is_pending())).await);
+        let tx2 = tx.clone();
+        let second = looplet::spawn(async move { tx2.send(2).await.unwrap() });
+        looplet::yield_now().await; // `second` waits behind `first`
+
+        assert_eq!(rx.recv().await, Some(0)); // frees a slot, reserved for `first`
+        drop(first); // ... which gives it up
+        second.await; // so `second` gets it
+        assert_eq!(rx.recv().await, Some(2));
+
+        // And one dropped before it was granted just leaves the line.
+        tx.send(3).await.unwrap();
+        let mut waiting = Box::pin(tx.send(4));
+        assert!(poll_fn(|cx| Poll::Ready(waiting.as_mut().poll(cx).is_pending())).await);
+        drop(waiting);
+        assert_eq!(rx.recv().await, Some(3));
+        tx.send(5).await.unwrap();
+        drop(tx);
+        assert_eq!(rx.recv().await, Some(5));
+        assert_eq!(
+            rx.recv().await,
+            None,
+            "the cancelled value 4 was never delivered"
+        );
+    });
+}
+
+#[test]
+fn close_keeps_queued_values_and_refuses_new_ones() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::unbounded();
+        tx.send("a").await.unwrap();
+        tx.send("b").await.unwrap();
+        rx.close();
+        assert!(tx.is_closed());
+        assert_eq!(tx.send("c").await, Err(SendError("c")));
+        assert_eq!(rx.recv().await, Some("a"));
+        assert_eq!(rx.try_recv(), Ok("b"));
+        assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+        assert_eq!(rx.recv().await, None);
+    });
+}
+
+#[test]
+fn try_send_and_try_recv() {
+    let (tx, mut rx) = channel::bounded(2);
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    tx.try_send(1).unwrap();
+    tx.try_send(2).unwrap();
+    assert_eq!(tx.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(rx.len(), 2);
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(3).unwrap();
+    drop(tx);
+    assert_eq!(rx.try_recv(), Ok(2));
+    assert_eq!(rx.try_recv(), Ok(3));
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
+}
+
+#[test]
+fn dropping_the_receiver_drops_queued_values_at_once() {
+    let marker = Rc::new(());
+    let (tx, rx) = channel::unbounded();
+    tx.try_send(marker.clone()).unwrap();
+    tx.try_send(marker.clone()).unwrap();
+    assert_eq!(Rc::strong_count(&marker), 3);
+    drop(rx);
+    assert_eq!(Rc::strong_count(&marker), 1);
+    drop(tx);
+}
+
+#[test]
+#[should_panic(expected = "capacity must be at least 1")]
+fn zero_capacity_is_refused() {
+    let _ = channel::bounded::<()>(0);
+}
+
+/// A receiver future dropped while parked leaves nothing behind: the next recv works.
+#[test]
+fn a_dropped_recv_future_loses_nothing() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(1);
+        {
+            let mut recv = pin!(rx.recv());
+            assert!(poll_fn(|cx| Poll::Ready(recv.as_mut().poll(cx).is_pending())).await);
+        }
+        tx.send(7).await.unwrap();
+        assert_eq!(rx.recv().await, Some(7));
+    });
+}
+
+/// Ping-pong over two capacity-1 channels: the pattern of the seeds' producer/consumer.
+#[test]
+fn ping_pong_over_two_channels() {
+    let rounds = looplet::block_on(async {
+        let (ping_tx, mut ping_rx) = channel::bounded::<u64>(1);
+        let (pong_tx, mut pong_rx) = channel::bounded::<u64>(1);
+        let ponger = looplet::spawn(async move {
+            while let Some(n) = ping_rx.recv().await {
+                pong_tx.send(n + 1).await.unwrap();
+            }
+        });
+        let mut n = 0;
+        for _ in 0..10_000 {
+            ping_tx.send(n).await.unwrap();
+            n = pong_rx.recv().await.unwrap();
+        }
+        drop(ping_tx);
+        ponger.await;
+        n
+    });
+    assert_eq!(rounds, 10_000);
+}
