@@ -17,6 +17,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
@@ -26,6 +27,7 @@ use polling::Poller;
 use crate::reactor::Reactor;
 use crate::slab::{Key, Slab};
 use crate::task::{SpawnError, SpawnErrorKind, Task};
+use crate::time::Timers;
 
 /// How many jobs (task polls, or polls of the `block_on` future) the loop runs before it looks
 /// outside the run queue again.
@@ -147,6 +149,7 @@ pub(crate) struct Local {
     /// Whether `block_on` or `try_tick` is running this loop right now.
     running: Cell<bool>,
     pub(crate) reactor: Reactor,
+    pub(crate) timers: Timers,
 }
 
 impl Local {
@@ -192,27 +195,28 @@ impl Local {
         }
     }
 
-    /// Looks outside the run queue: cross-thread wakes and IO.
+    /// Looks outside the run queue: cross-thread wakes, timers, IO.
     ///
-    /// With `may_sleep`, and nothing to run, it sleeps in the poller until an IO event or a
-    /// notification from another thread.
+    /// With `may_sleep`, and nothing to run, it sleeps in the poller until an IO event, the
+    /// next timer deadline or a notification from another thread.
     fn turn(&self, may_sleep: bool) {
         self.drain_remote();
-        let idle = may_sleep && self.queue.borrow().is_empty();
-        if idle {
-            self.park(None);
+        let timeout = self.timers.fire_due();
+        if may_sleep && self.queue.borrow().is_empty() {
+            self.park(timeout);
         } else if self.reactor.has_waiters() {
-            self.park(Some(std::time::Duration::ZERO));
+            self.park(Some(Duration::ZERO));
         }
     }
 
-    fn park(&self, timeout: Option<std::time::Duration>) {
+    fn park(&self, timeout: Option<Duration>) {
         if let Err(err) = self.reactor.wait(&self.shared.poller, timeout) {
             // polling retries EINTR itself; anything else means the epoll instance is unusable
             // and the loop cannot make progress.
             panic!("looplet: waiting on the poller failed: {err}");
         }
         self.drain_remote();
+        self.timers.fire_due();
     }
 }
 
@@ -387,6 +391,7 @@ impl Executor {
                 parked: RefCell::new(Slab::new()),
                 running: Cell::new(false),
                 reactor: Reactor::new(),
+                timers: Timers::new(),
             }),
         })
     }
@@ -569,6 +574,8 @@ impl Drop for Executor {
             // marked it scheduled and is about to push it into the remote queue.
             std::thread::yield_now();
         }
+        // Delayed calls, and timers of futures kept outside any task.
+        local.timers.clear();
     }
 }
 
@@ -578,6 +585,7 @@ impl fmt::Debug for Executor {
             .field("queued", &self.local.queue.borrow().len())
             .field("parked", &self.local.parked.borrow().len())
             .field("running", &self.local.running.get())
+            .field("timers", &self.local.timers.len())
             .finish()
     }
 }

@@ -71,9 +71,11 @@ mod executor;
 mod reactor;
 mod slab;
 mod task;
+pub mod time;
 
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
+pub use time::{call_at, call_later, sleep, sleep_until, timeout};
 
 /// The README's code blocks, compiled and run as doctests so the front door stays true.
 #[cfg(doctest)]

@@ -15,6 +15,13 @@ pub(crate) struct Key {
     generation: u32,
 }
 
+impl Key {
+    /// The slot index; stable while the entry lives.
+    pub(crate) fn index(self) -> u32 {
+        self.index
+    }
+}
+
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Key({}v{})", self.index, self.generation)
@@ -112,6 +119,15 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Removes the occupied entry at `index`, whatever its generation.
+    ///
+    /// # Panics
+    ///
+    /// If the slot is vacant: callers hold the index of an entry they know to be live.
+    pub(crate) fn remove_at(&mut self, index: u32) -> T {
+        self.vacate(index)
+    }
+
     fn vacate(&mut self, index: u32) -> T {
         let slot = &mut self.slots[index as usize];
         let Slot::Occupied { generation, .. } = *slot else {
@@ -129,6 +145,63 @@ impl<T> Slab<T> {
         match old {
             Slot::Occupied { value, .. } => value,
             Slot::Vacant { .. } => unreachable!(),
+        }
+    }
+
+    pub(crate) fn get(&self, key: Key) -> Option<&T> {
+        match self.slots.get(key.index as usize) {
+            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        match self.slots.get_mut(key.index as usize) {
+            Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
+                Some(value)
+            }
+            _ => None,
+        }
+    }
+
+    pub(crate) fn contains(&self, key: Key) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The occupied entry at `index`, for intrusive lists that link entries by index.
+    ///
+    /// # Panics
+    ///
+    /// If the slot is vacant.
+    pub(crate) fn at(&self, index: u32) -> &T {
+        match &self.slots[index as usize] {
+            Slot::Occupied { value, .. } => value,
+            Slot::Vacant { .. } => panic!("slab slot {index} is vacant"),
+        }
+    }
+
+    /// The occupied entry at `index`, mutably. See [`Slab::at`].
+    pub(crate) fn at_mut(&mut self, index: u32) -> &mut T {
+        match &mut self.slots[index as usize] {
+            Slot::Occupied { value, .. } => value,
+            Slot::Vacant { .. } => panic!("slab slot {index} is vacant"),
+        }
+    }
+
+    /// The key of the occupied entry at `index`, for intrusive lists that link entries by index.
+    ///
+    /// # Panics
+    ///
+    /// If the slot is vacant.
+    pub(crate) fn key_at(&self, index: u32) -> Key {
+        match &self.slots[index as usize] {
+            Slot::Occupied { generation, .. } => Key {
+                index,
+                generation: *generation,
+            },
+            Slot::Vacant { .. } => panic!("slab slot {index} is vacant"),
         }
     }
 
@@ -169,10 +242,11 @@ mod tests {
         let a = slab.insert("a");
         assert_eq!(slab.remove(a), Some("a"));
         let b = slab.insert("b");
-        assert_eq!(slab.slots.len(), 1, "the slot is reused");
+        assert_eq!(a.index(), b.index(), "the slot is reused");
+        assert_eq!(slab.get(a), None);
         assert_eq!(slab.remove(a), None);
-        assert_eq!(slab.remove(b), Some("b"));
-        assert_eq!(slab.len(), 0);
+        assert_eq!(slab.get(b), Some(&"b"));
+        assert_eq!(slab.len(), 1);
     }
 
     #[test]

@@ -1,0 +1,591 @@
+//! Time: sleeps, timers, intervals, timeouts and delayed calls, on a hierarchical timer wheel.
+//!
+//! Every loop keeps its timers in a hierarchical timing wheel with a resolution of one *tick*,
+//! 2<sup>10</sup> ns = 1.024 µs. A deadline is rounded **up** to the next tick and the clock is
+//! rounded **down**, so a timer never fires before its deadline, and fires at most about a
+//! tick (plus the time the loop takes to notice) after it.
+//!
+//! | looplet | asyncio / gevent |
+//! | --- | --- |
+//! | [`sleep`], [`sleep_until`] | `asyncio.sleep`, `gevent.sleep` |
+//! | [`Timer::after`], [`Timer::at`], [`Timer::interval`] | (async-io's `Timer`) |
+//! | [`timeout`], [`timeout_at`] | `asyncio.wait_for` |
+//! | [`call_later`], [`call_at`], [`TimerHandle::cancel`] | `loop.call_later`, `handle.cancel()` |
+//!
+//! # Cost
+//!
+//! [`sleep`] and [`timeout`] read no clock: a relative timer is *staged* in the wheel, and the
+//! loop fixes every staged deadline at its next clock reading (once per loop turn), at that
+//! reading plus the duration. The reading is taken after the call, so the timer still never
+//! fires early; it may fire later by the time the loop took to come round, which is the time
+//! it could not have fired in anyway. A [`timeout`] around a future that is ready at once never
+//! touches the wheel; one whose future finishes first costs one O(1) insert and one O(1)
+//! remove, no allocation. [`Timer`] and [`sleep_until`] take absolute deadlines.
+//!
+//! # Which loop
+//!
+//! A timer belongs to the loop that first polls it. Polling it on another loop, or with no
+//! loop running on the thread, panics with a message saying so: it could never fire there.
+
+mod timer;
+pub(crate) mod wheel;
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::ptr;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use pin_project_lite::pin_project;
+
+use crate::executor::{Local, current_rc, with_current};
+use wheel::{TimerKey, Wheel};
+
+pub use timer::{Timer, TimerHandle, call_at, call_later};
+
+/// log2 of the tick length in nanoseconds: one tick is 1,024 ns.
+const TICK_SHIFT: u32 = 10;
+
+/// A duration in ticks, rounded up; saturates at `u64::MAX` (never).
+fn ticks_ceil(d: Duration) -> u64 {
+    let ticks = d.as_nanos().div_ceil(1 << TICK_SHIFT);
+    u64::try_from(ticks).unwrap_or(u64::MAX)
+}
+
+/// A duration in ticks, rounded down.
+fn ticks_floor(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos() >> TICK_SHIFT).unwrap_or(u64::MAX)
+}
+
+/// What a wheel entry does when it expires.
+pub(crate) enum Expiry {
+    /// Wakes the task that awaits a sleep, timer or timeout.
+    Wake(Waker),
+    /// Runs a [`call_later`] callback on the loop thread.
+    Call(Box<dyn FnOnce()>),
+}
+
+/// A loop's timers: the wheel, and the instant its tick 0 stands for.
+pub(crate) struct Timers {
+    origin: Instant,
+    wheel: RefCell<Wheel<Expiry>>,
+    /// Reused between turns, so firing allocates nothing.
+    fired: RefCell<Vec<Expiry>>,
+}
+
+impl Timers {
+    pub(crate) fn new() -> Timers {
+        Timers {
+            origin: Instant::now(),
+            wheel: RefCell::new(Wheel::new()),
+            fired: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The tick an absolute deadline falls in, rounded up.
+    fn tick_of(&self, deadline: Instant) -> u64 {
+        ticks_ceil(deadline.saturating_duration_since(self.origin))
+    }
+
+    /// The instant a tick begins at; `None` if it lies beyond what `Instant` can hold.
+    fn instant_of(&self, tick: u64) -> Option<Instant> {
+        let nanos = tick.checked_mul(1 << TICK_SHIFT)?;
+        self.origin.checked_add(Duration::from_nanos(nanos))
+    }
+
+    /// Fires every due timer: wakes sleeping tasks and runs due callbacks.
+    ///
+    /// Reads the clock only if the wheel holds timers. Returns how long the loop may sleep
+    /// before the next timer is due (`None`: no timer). Callbacks run here, on the loop
+    /// thread, outside every borrow, so they may start or cancel timers and spawn tasks; a
+    /// callback that panics is reported by the panic hook and the loop goes on.
+    pub(crate) fn fire_due(&self) -> Option<Duration> {
+        loop {
+            let mut wheel = self.wheel.borrow_mut();
+            if wheel.is_empty() {
+                return None;
+            }
+            let now = Instant::now();
+            let mut fired = self.fired.take();
+            wheel.advance(ticks_floor(now.duration_since(self.origin)), &mut |_, e| {
+                fired.push(e)
+            });
+            let next = wheel.next_deadline();
+            drop(wheel);
+            if fired.is_empty() {
+                *self.fired.borrow_mut() = fired;
+                return next.map(|tick| match self.instant_of(tick) {
+                    Some(at) => at.saturating_duration_since(now),
+                    None => Duration::MAX,
+                });
+            }
+            for expiry in fired.drain(..) {
+                match expiry {
+                    Expiry::Wake(waker) => waker.wake(),
+                    Expiry::Call(f) => {
+                        let _ = catch_unwind(AssertUnwindSafe(f));
+                    }
+                }
+            }
+            *self.fired.borrow_mut() = fired;
+            // Callbacks may have started timers that are already due, or staged ones whose
+            // deadline needs a clock reading: go round again until nothing fires.
+        }
+    }
+
+    /// Drops every timer (the executor is going away), outside the wheel's borrow.
+    pub(crate) fn clear(&self) {
+        let old = std::mem::replace(&mut *self.wheel.borrow_mut(), Wheel::new());
+        drop(old);
+    }
+
+    /// How many timers are armed.
+    pub(crate) fn len(&self) -> usize {
+        self.wheel.borrow().len()
+    }
+}
+
+impl fmt::Debug for Timers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timers")
+            .field("armed", &self.len())
+            .finish()
+    }
+}
+
+/// When a timer is due.
+#[derive(Clone, Copy, Debug)]
+enum When {
+    /// This long after the loop's next clock reading (staged).
+    After(Duration),
+    /// At this instant.
+    At(Instant),
+}
+
+const NO_LOOP: &str = "looplet: a timer was polled with no looplet loop running on this \
+                       thread; await sleeps, timers and timeouts inside looplet::block_on";
+const OTHER_LOOP: &str = "looplet: a timer was polled on a different loop from the one it \
+                          was started on; a timer belongs to the loop that first polls it";
+
+/// Where a timer lives: its loop, and its key in that loop's wheel.
+#[derive(Clone)]
+struct TimerRef {
+    local: Weak<Local>,
+    key: TimerKey,
+}
+
+impl TimerRef {
+    /// Puts `expiry` in the running loop's wheel. A deadline that has passed is due at the
+    /// loop's next turn.
+    ///
+    /// # Panics
+    ///
+    /// With no loop running on this thread.
+    fn schedule(when: When, expiry: Expiry) -> TimerRef {
+        let local = current_rc().unwrap_or_else(|| panic!("{NO_LOOP}"));
+        let timers = &local.timers;
+        let key = match when {
+            // One tick more than the duration: the loop's clock reading that fixes the
+            // deadline is rounded down, by less than a tick.
+            When::After(d) => timers
+                .wheel
+                .borrow_mut()
+                .stage(ticks_ceil(d).saturating_add(1), expiry),
+            When::At(deadline) => {
+                let tick = timers.tick_of(deadline);
+                timers.wheel.borrow_mut().insert(tick, expiry)
+            }
+        };
+        TimerRef {
+            local: Rc::downgrade(&local),
+            key,
+        }
+    }
+
+    /// Removes the timer if it has not fired; returns what it would have done.
+    fn cancel(&self) -> Option<Expiry> {
+        let local = self.local.upgrade()?;
+        local.timers.wheel.borrow_mut().remove(self.key)
+    }
+}
+
+/// A timer future's entry in its loop's wheel; removed when dropped.
+struct Registration(TimerRef);
+
+impl Registration {
+    /// Arms a wake for `cx` on the running loop; `None` if `when` has already passed.
+    ///
+    /// # Panics
+    ///
+    /// With no loop running on this thread.
+    fn arm(when: When, cx: &Context<'_>) -> Option<Registration> {
+        let passed = match when {
+            When::After(d) => d.is_zero(),
+            When::At(deadline) => with_current(|local| {
+                let timers = &local.unwrap_or_else(|| panic!("{NO_LOOP}")).timers;
+                timers.tick_of(deadline) <= timers.wheel.borrow().now()
+            }),
+        };
+        if passed {
+            return None;
+        }
+        Some(Registration(TimerRef::schedule(
+            when,
+            Expiry::Wake(cx.waker().clone()),
+        )))
+    }
+
+    /// `Ready` once the timer has fired; otherwise leaves `cx`'s waker with it.
+    ///
+    /// # Panics
+    ///
+    /// On a loop other than the one the timer was armed on, or with no loop running.
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        with_current(|local| {
+            let local = local.unwrap_or_else(|| panic!("{NO_LOOP}"));
+            assert!(ptr::eq(self.0.local.as_ptr(), local), "{OTHER_LOOP}");
+            let mut wheel = local.timers.wheel.borrow_mut();
+            match wheel.get_mut(self.0.key) {
+                None => Poll::Ready(()),
+                Some(Expiry::Wake(waker)) => {
+                    if !waker.will_wake(cx.waker()) {
+                        *waker = cx.waker().clone();
+                    }
+                    Poll::Pending
+                }
+                Some(Expiry::Call(_)) => unreachable!("a callback entry is never polled"),
+            }
+        })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        drop(self.0.cancel());
+    }
+}
+
+/// Arms on first poll, then reports whether it fired: what every timer future does.
+#[derive(Default)]
+struct Slot {
+    registration: Option<Registration>,
+    done: bool,
+}
+
+impl Slot {
+    fn poll(&mut self, when: When, cx: &mut Context<'_>) -> Poll<()> {
+        if self.done {
+            return Poll::Ready(());
+        }
+        let fired = match &self.registration {
+            None => match Registration::arm(when, cx) {
+                Some(registration) => {
+                    self.registration = Some(registration);
+                    false
+                }
+                None => true,
+            },
+            Some(registration) => registration.poll(cx).is_ready(),
+        };
+        if fired {
+            self.registration = None;
+            self.done = true;
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Forgets the timer (it will be re-armed, for a new deadline, at the next poll).
+    fn reset(&mut self) {
+        self.registration = None;
+        self.done = false;
+    }
+}
+
+/// Waits until `duration` has passed: asyncio's and gevent's `sleep`.
+///
+/// Other tasks run meanwhile. `sleep(Duration::ZERO)` is ready at once (use
+/// [`yield_now`](crate::yield_now) to let other tasks run); `sleep(Duration::MAX)` never
+/// completes. The sleep never ends early; see the [module docs](self) for how late it can be.
+///
+/// # Panics
+///
+/// When polled with no looplet loop running on the thread, or on another loop than the one
+/// that first polled it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// looplet::block_on(async {
+///     let start = Instant::now();
+///     // Two tasks sleeping 20 ms each take 20 ms together, not 40: gevent's lesson.
+///     let a = looplet::spawn(looplet::sleep(Duration::from_millis(20)));
+///     let b = looplet::spawn(looplet::sleep(Duration::from_millis(20)));
+///     a.await;
+///     b.await;
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    Sleep {
+        when: When::After(duration),
+        slot: Slot::default(),
+    }
+}
+
+/// Waits until `deadline`.
+///
+/// A deadline in the past is ready at once.
+///
+/// # Panics
+///
+/// As for [`sleep`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// looplet::block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(5);
+///     looplet::sleep_until(deadline).await;
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        when: When::At(deadline),
+        slot: Slot::default(),
+    }
+}
+
+/// The future returned by [`sleep`] and [`sleep_until`].
+///
+/// Dropping it before it fires removes it from the wheel (O(1)).
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    when: When,
+    slot: Slot,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        this.slot.poll(this.when, cx)
+    }
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("when", &self.when)
+            .field("done", &self.slot.done)
+            .finish()
+    }
+}
+
+/// Runs `future` for at most `duration`: asyncio's `wait_for`.
+///
+/// The future is polled first, so one that is ready at once completes even with a zero
+/// duration, and never touches the wheel. If the time runs out first, the future is dropped
+/// (cancelled) and the result is `Err(Elapsed)`.
+///
+/// # Panics
+///
+/// As for [`sleep`], once the future has returned `Pending`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let slow = looplet::sleep(Duration::from_secs(60));
+///     assert!(looplet::timeout(Duration::from_millis(10), slow).await.is_err());
+///
+///     let quick = async { 7 };
+///     assert_eq!(looplet::timeout(Duration::from_millis(10), quick).await, Ok(7));
+/// });
+/// ```
+pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        when: When::After(duration),
+        slot: Slot::default(),
+    }
+}
+
+/// Runs `future` until `deadline` at the latest.
+///
+/// # Panics
+///
+/// As for [`timeout`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use looplet::time::timeout_at;
+///
+/// looplet::block_on(async {
+///     let deadline = Instant::now() + Duration::from_millis(10);
+///     let never = std::future::pending::<()>();
+///     assert!(timeout_at(deadline, never).await.is_err());
+///     assert!(Instant::now() >= deadline);
+/// });
+/// ```
+pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        when: When::At(deadline),
+        slot: Slot::default(),
+    }
+}
+
+pin_project! {
+    /// The future returned by [`timeout`] and [`timeout_at`].
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Timeout<F> {
+        #[pin]
+        future: F,
+        when: When,
+        slot: Slot,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        this.slot.poll(*this.when, cx).map(|()| Err(Elapsed(())))
+    }
+}
+
+impl<F> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeout")
+            .field("when", &self.when)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The error of a [`timeout`] whose time ran out.
+///
+/// Converts into an [`io::Error`](std::io::Error) of kind `TimedOut`, so `?` works in IO code.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let err = looplet::timeout(Duration::ZERO, std::future::pending::<()>())
+///         .await
+///         .unwrap_err();
+///     assert_eq!(err.to_string(), "deadline has elapsed");
+///     let io: std::io::Error = err.into();
+///     assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(());
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("deadline has elapsed")
+    }
+}
+
+impl std::error::Error for Elapsed {}
+
+impl From<Elapsed> for std::io::Error {
+    fn from(err: Elapsed) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::TimedOut, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::Poll;
+
+    use super::*;
+
+    fn armed() -> usize {
+        with_current(|local| local.expect("inside block_on").timers.len())
+    }
+
+    /// A server wraps every read in a timeout and almost none fire: each must leave nothing.
+    #[test]
+    fn a_million_cancelled_timeouts_leave_the_wheel_empty() {
+        crate::block_on(async {
+            for i in 0..1_000_000u32 {
+                // Pending once, then ready: the timer is really armed, then cancelled.
+                let mut yielded = false;
+                let once = poll_fn(|cx| {
+                    if yielded {
+                        Poll::Ready(i)
+                    } else {
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                });
+                assert_eq!(timeout(Duration::from_secs(1), once).await, Ok(i));
+            }
+            assert_eq!(armed(), 0);
+        });
+    }
+
+    #[test]
+    fn a_timeout_around_a_ready_future_never_touches_the_wheel() {
+        crate::block_on(async {
+            let mut armed_meanwhile = 0;
+            let result = timeout(Duration::from_secs(1), async {
+                armed_meanwhile = armed();
+                5
+            })
+            .await;
+            assert_eq!(result, Ok(5));
+            assert_eq!(armed_meanwhile, 0);
+            let pending_once = timeout(Duration::from_secs(1), async {
+                crate::yield_now().await;
+                armed()
+            });
+            assert_eq!(
+                pending_once.await,
+                Ok(1),
+                "armed once the future was pending"
+            );
+            assert_eq!(armed(), 0);
+        });
+    }
+
+    #[test]
+    fn ticks_round_deadlines_up_and_the_clock_down() {
+        assert_eq!(ticks_ceil(Duration::ZERO), 0);
+        assert_eq!(ticks_ceil(Duration::from_nanos(1)), 1);
+        assert_eq!(ticks_ceil(Duration::from_nanos(1024)), 1);
+        assert_eq!(ticks_ceil(Duration::from_nanos(1025)), 2);
+        assert_eq!(ticks_floor(Duration::from_nanos(1023)), 0);
+        assert_eq!(ticks_floor(Duration::from_nanos(2048)), 2);
+        assert_eq!(ticks_ceil(Duration::MAX), u64::MAX);
+        let timers = Timers::new();
+        assert_eq!(timers.instant_of(u64::MAX), None);
+        let at = timers.origin + Duration::from_micros(10);
+        assert!(timers.instant_of(timers.tick_of(at)).unwrap() >= at);
+    }
+}

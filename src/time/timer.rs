@@ -1,0 +1,372 @@
+//! `Timer` (one-shot and interval, with instants) and asyncio's delayed calls.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+
+use super::{Expiry, Slot, TimerRef, When};
+
+/// A timer that fires at an instant, once or periodically; async-io's `Timer`.
+///
+/// Awaiting a one-shot timer yields the [`Instant`] at which it completed (never earlier
+/// than its deadline). An interval is a [`Stream`] of such instants, one per tick; awaiting
+/// `&mut interval` also gives the next tick.
+///
+/// **Missed ticks are skipped.** An interval's ticks are due at `start`, `start + period`,
+/// `start + 2 × period`, and so on. If the loop was busy and several of those passed unseen,
+/// the interval yields once, now, and its next tick is the next one of that sequence still in
+/// the future: it never fires a burst to catch up, and it never drifts.
+///
+/// [`sleep`](crate::sleep) is the cheaper way to wait for a duration: it reads no clock.
+/// A `Timer` reads the clock when made from a duration, and again when it fires.
+///
+/// # Panics
+///
+/// Polling panics with no loop running on this thread, or on another loop than the one that
+/// first polled it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use futures_util::StreamExt;
+/// use looplet::time::Timer;
+///
+/// looplet::block_on(async {
+///     let start = Instant::now();
+///     let fired = Timer::after(Duration::from_millis(5)).await;
+///     assert!(fired >= start + Duration::from_millis(5));
+///
+///     let ticks: Vec<Instant> = Timer::interval(Duration::from_millis(2)).take(3).collect().await;
+///     assert_eq!(ticks.len(), 3);
+///     assert!(ticks.windows(2).all(|w| w[1] > w[0]));
+/// });
+/// ```
+pub struct Timer {
+    /// The next deadline; `None` for a timer that never fires (or has fired, for a one-shot).
+    deadline: Option<Instant>,
+    period: Option<Duration>,
+    slot: Slot,
+    /// When a one-shot timer completed.
+    fired_at: Option<Instant>,
+}
+
+impl Timer {
+    /// A timer that fires once, `duration` from now.
+    ///
+    /// A duration too large for an [`Instant`] makes a timer that never fires.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// looplet::block_on(async {
+    ///     looplet::time::Timer::after(Duration::from_millis(1)).await;
+    /// });
+    /// ```
+    pub fn after(duration: Duration) -> Timer {
+        Timer::new(Instant::now().checked_add(duration), None)
+    }
+
+    /// A timer that fires once, at `deadline` (at once if it has passed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// looplet::block_on(async {
+    ///     let at = Instant::now() + Duration::from_millis(2);
+    ///     assert!(looplet::time::Timer::at(at).await >= at);
+    /// });
+    /// ```
+    pub fn at(deadline: Instant) -> Timer {
+        Timer::new(Some(deadline), None)
+    }
+
+    /// A timer that fires every `period`, first one `period` from now.
+    ///
+    /// # Panics
+    ///
+    /// If `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    ///
+    /// looplet::block_on(async {
+    ///     let mut every_ms = looplet::time::Timer::interval(Duration::from_millis(1));
+    ///     every_ms.next().await;
+    ///     every_ms.next().await;
+    /// });
+    /// ```
+    pub fn interval(period: Duration) -> Timer {
+        Timer::interval_at(Instant::now() + period, period)
+    }
+
+    /// A timer that fires at `start` and then every `period`.
+    ///
+    /// # Panics
+    ///
+    /// If `period` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    ///
+    /// looplet::block_on(async {
+    ///     let mut timer = looplet::time::Timer::interval_at(Instant::now(), Duration::from_millis(3));
+    ///     let first = (&mut timer).await; // due at once
+    ///     let second = (&mut timer).await;
+    ///     assert!(second >= first);
+    /// });
+    /// ```
+    pub fn interval_at(start: Instant, period: Duration) -> Timer {
+        assert!(
+            !period.is_zero(),
+            "looplet::time::Timer: an interval's period must be non-zero"
+        );
+        Timer::new(Some(start), Some(period))
+    }
+
+    fn new(deadline: Option<Instant>, period: Option<Duration>) -> Timer {
+        Timer {
+            deadline,
+            period,
+            slot: Slot::default(),
+            fired_at: None,
+        }
+    }
+
+    /// Re-arms the timer to fire once, `duration` from now (it stops being an interval).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use looplet::time::Timer;
+    ///
+    /// looplet::block_on(async {
+    ///     let mut timer = Timer::after(Duration::from_secs(3600));
+    ///     timer.set_after(Duration::from_millis(1));
+    ///     let start = Instant::now();
+    ///     (&mut timer).await;
+    ///     assert!(start.elapsed() < Duration::from_secs(3600));
+    /// });
+    /// ```
+    pub fn set_after(&mut self, duration: Duration) {
+        self.rearm(Instant::now().checked_add(duration));
+    }
+
+    /// Re-arms the timer to fire once, at `deadline` (it stops being an interval).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use looplet::time::Timer;
+    ///
+    /// looplet::block_on(async {
+    ///     let mut timer = Timer::after(Duration::from_millis(1));
+    ///     (&mut timer).await;
+    ///     let again = Instant::now() + Duration::from_millis(1);
+    ///     timer.set_at(again);
+    ///     assert!((&mut timer).await >= again);
+    /// });
+    /// ```
+    pub fn set_at(&mut self, deadline: Instant) {
+        self.rearm(Some(deadline));
+    }
+
+    fn rearm(&mut self, deadline: Option<Instant>) {
+        self.slot.reset();
+        self.deadline = deadline;
+        self.period = None;
+        self.fired_at = None;
+    }
+
+    /// Waits for the next firing; `None` once a one-shot timer has fired.
+    fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        let Some(deadline) = self.deadline else {
+            return match self.fired_at {
+                Some(_) => Poll::Ready(None),
+                None => Poll::Pending, // a timer that never fires
+            };
+        };
+        ready!(self.slot.poll(When::At(deadline), cx));
+        let now = Instant::now();
+        self.slot.reset();
+        match self.period {
+            Some(period) => self.deadline = next_tick(deadline, period, now),
+            None => {
+                self.deadline = None;
+                self.fired_at = Some(now);
+            }
+        }
+        Poll::Ready(Some(now))
+    }
+}
+
+/// The first tick of `deadline + k × period` (k ≥ 1) that is after `now`; `None` past the
+/// range of `Instant`.
+fn next_tick(deadline: Instant, period: Duration, now: Instant) -> Option<Instant> {
+    let behind = now.saturating_duration_since(deadline).as_nanos();
+    let periods = behind / period.as_nanos() + 1;
+    let offset = period.as_nanos().checked_mul(periods)?;
+    let offset = Duration::from_nanos(u64::try_from(offset).ok()?);
+    deadline.checked_add(offset)
+}
+
+impl Future for Timer {
+    type Output = Instant;
+
+    /// Completes at the next firing. A one-shot timer that has fired completes again at once
+    /// with the same instant.
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Instant> {
+        if let (None, Some(fired_at)) = (self.deadline, self.fired_at) {
+            return Poll::Ready(fired_at);
+        }
+        match ready!(self.poll_tick(cx)) {
+            Some(at) => Poll::Ready(at),
+            None => Poll::Pending,
+        }
+    }
+}
+
+impl Stream for Timer {
+    type Item = Instant;
+
+    /// One item per firing: one for a one-shot timer, then `None`; forever for an interval.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.poll_tick(cx)
+    }
+}
+
+impl fmt::Debug for Timer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timer")
+            .field("deadline", &self.deadline)
+            .field("period", &self.period)
+            .finish()
+    }
+}
+
+/// Calls `f` on the loop thread once `delay` has passed: asyncio's `loop.call_later`.
+///
+/// Returns a [`TimerHandle`] whose [`cancel`](TimerHandle::cancel) stops the call if it has
+/// not happened yet. Dropping the handle does **not** cancel the call (as in asyncio).
+/// The callback runs inside the loop, between tasks; it may spawn tasks and start timers.
+/// If it panics, the panic hook reports it and the loop goes on. A zero delay calls `f` at
+/// the loop's next turn.
+///
+/// # Panics
+///
+/// If no looplet loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let calls = Rc::new(Cell::new(0));
+///     let c = calls.clone();
+///     looplet::call_later(Duration::from_millis(1), move || c.set(c.get() + 1));
+///     let c = calls.clone();
+///     let cancelled = looplet::call_later(Duration::from_millis(1), move || c.set(c.get() + 10));
+///     assert!(cancelled.cancel());
+///     looplet::sleep(Duration::from_millis(5)).await;
+///     assert_eq!(calls.get(), 1);
+/// });
+/// ```
+pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
+    TimerHandle(TimerRef::schedule(
+        When::After(delay),
+        Expiry::Call(Box::new(f)),
+    ))
+}
+
+/// Calls `f` on the loop thread at `deadline`: asyncio's `loop.call_at`.
+///
+/// A deadline in the past calls `f` at the loop's next turn. See [`call_later`].
+///
+/// # Panics
+///
+/// If no looplet loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::{Duration, Instant};
+///
+/// looplet::block_on(async {
+///     let called = Rc::new(Cell::new(false));
+///     let c = called.clone();
+///     let handle = looplet::call_at(Instant::now() + Duration::from_millis(1), move || c.set(true));
+///     looplet::sleep(Duration::from_millis(5)).await;
+///     assert!(called.get());
+///     assert!(!handle.cancel(), "too late: it already ran");
+/// });
+/// ```
+pub fn call_at(deadline: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
+    TimerHandle(TimerRef::schedule(
+        When::At(deadline),
+        Expiry::Call(Box::new(f)),
+    ))
+}
+
+/// A delayed call, from [`call_later`] or [`call_at`]: asyncio's `TimerHandle`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let handle = looplet::call_later(Duration::from_secs(60), || unreachable!());
+///     assert!(handle.cancel());
+///     assert!(!handle.cancel(), "only the first cancel stops it");
+/// });
+/// ```
+#[derive(Clone)]
+pub struct TimerHandle(TimerRef);
+
+impl TimerHandle {
+    /// Stops the call if it has not happened yet; returns whether it stopped it.
+    ///
+    /// Returns `false` if the call already ran, was already cancelled, or its loop is gone.
+    /// O(1); the callback is dropped here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// looplet::block_on(async {
+    ///     let handle = looplet::call_later(Duration::ZERO, || {});
+    ///     looplet::sleep(Duration::from_millis(1)).await; // the loop turns: it runs
+    ///     assert!(!handle.cancel());
+    /// });
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.0.cancel().is_some()
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerHandle").finish_non_exhaustive()
+    }
+}
