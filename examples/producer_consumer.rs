@@ -13,12 +13,18 @@
 //! [producer] consumer return:ok
 //! ```
 
+use std::rc::Rc;
+
 use looplet::channel;
 
 /// Receives numbers, prints each, and answers "ok" to each: the generator `consumer()`.
-async fn consumer(mut numbers: channel::Receiver<u32>, replies: channel::Sender<&'static str>) {
+async fn consumer(
+    mut numbers: channel::Receiver<u32>,
+    replies: channel::Sender<&'static str>,
+    print: Rc<dyn Fn(&str)>,
+) {
     while let Some(n) = numbers.recv().await {
-        println!("[consumer]<--{n}");
+        print(&format!("[consumer]<--{n}"));
         if replies.send("ok").await.is_err() {
             break; // the producer is gone
         }
@@ -26,12 +32,12 @@ async fn consumer(mut numbers: channel::Receiver<u32>, replies: channel::Sender<
 }
 
 /// Produces 1..=10, handing each to the consumer and waiting for its answer: `producer(c)`.
-async fn producer() {
+pub async fn producer(print: Rc<dyn Fn(&str)>) {
     let (numbers, numbers_rx) = channel::bounded(1);
     let (replies_tx, mut replies) = channel::bounded(1);
-    let consumer = looplet::spawn(consumer(numbers_rx, replies_tx));
+    let consumer = looplet::spawn(consumer(numbers_rx, replies_tx, print.clone()));
     for n in 1..=10 {
-        println!("[producer]-->{n}");
+        print(&format!("[producer]-->{n}"));
         numbers
             .send(n)
             .await
@@ -40,13 +46,14 @@ async fn producer() {
             .recv()
             .await
             .expect("the consumer answers every number");
-        println!("[producer] consumer return:{reply}");
+        print(&format!("[producer] consumer return:{reply}"));
     }
     // `c.close()`: dropping the sender ends the consumer's loop.
     drop(numbers);
     consumer.await;
 }
 
+#[allow(dead_code)] // the demo includes this file for `producer`
 fn main() {
-    looplet::block_on(producer());
+    looplet::block_on(producer(Rc::new(|line| println!("{line}"))));
 }

@@ -17,25 +17,30 @@
 //! (`yield_now`, gevent's `sleep(0)`) and goes to the back of the run queue. With two tasks
 //! that is the same ping-pong. Run with `cargo run --example switch`; it prints 12, 34, 56, 78.
 
-async fn fun1() {
-    println!("12");
+use std::rc::Rc;
+
+async fn fun1(print: Rc<dyn Fn(&str)>) {
+    print("12");
     looplet::yield_now().await; // gr2.switch()
-    println!("56");
+    print("56");
     looplet::yield_now().await; // gr2.switch()
 }
 
-async fn fun2() {
-    println!("34");
+async fn fun2(print: Rc<dyn Fn(&str)>) {
+    print("34");
     looplet::yield_now().await; // gr1.switch()
-    println!("78");
+    print("78");
 }
 
+pub async fn switch(print: Rc<dyn Fn(&str)>) {
+    let gr1 = looplet::spawn(fun1(print.clone()));
+    let gr2 = looplet::spawn(fun2(print));
+    // gevent.joinall([gr1, gr2])
+    gr1.await;
+    gr2.await;
+}
+
+#[allow(dead_code)] // the demo includes this file for `switch`
 fn main() {
-    looplet::block_on(async {
-        let gr1 = looplet::spawn(fun1());
-        let gr2 = looplet::spawn(fun2());
-        // gevent.joinall([gr1, gr2])
-        gr1.await;
-        gr2.await;
-    });
+    looplet::block_on(switch(Rc::new(|line| println!("{line}"))));
 }

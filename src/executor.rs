@@ -204,7 +204,7 @@ impl Local {
         let timeout = self.timers.fire_due();
         if may_sleep && self.queue.borrow().is_empty() {
             self.park(timeout);
-        } else if self.reactor.has_waiters() {
+        } else if self.reactor.has_sources() {
             self.park(Some(Duration::ZERO));
         }
     }

@@ -23,40 +23,96 @@
 //!   [`Task`]: await it for the output (`join`), drop it to cancel, or [`Task::detach`] it.
 //!   Tasks need not be `Send`: they share `Rc<RefCell<..>>` state freely.
 //! - [`yield_now`] goes to the back of the run queue (gevent's `sleep(0)`).
+//! - [`sleep`], [`timeout`] and [`call_later`] are asyncio's `sleep`, `wait_for` and
+//!   `call_later`; [`time::Timer`] adds instants and intervals.
 //! - [`channel`] holds bounded and unbounded channels between tasks: the producer/consumer.
+//! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
+//!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures_util::{AsyncReadExt, AsyncWriteExt};
+//! use looplet::net::{TcpListener, TcpStream};
+//!
+//! looplet::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     looplet::spawn(async move {
+//!         while let Ok((mut conn, _)) = listener.accept().await {
+//!             looplet::spawn(async move {
+//!                 let mut buf = [0; 1024];
+//!                 while let Ok(n @ 1..) = conn.read(&mut buf).await {
+//!                     buf[..n].make_ascii_uppercase();
+//!                     if conn.write_all(&buf[..n]).await.is_err() {
+//!                         break;
+//!                     }
+//!                 }
+//!             })
+//!             .detach();
+//!         }
+//!     })
+//!     .detach();
+//!
+//!     let mut client = TcpStream::connect(addr).await?;
+//!     client.write_all(b"hello").await?;
+//!     let mut reply = [0; 5];
+//!     looplet::timeout(Duration::from_secs(5), client.read_exact(&mut reply)).await??;
+//!     assert_eq!(&reply, b"HELLO");
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
 //!
 //! # Implementation
 //!
 //! **Who owns the thread.** An [`Executor`] is `!Send`: its run queue (a `VecDeque` of
-//! async-task `Runnable`s), its registry of parked tasks and its reactor are plain `Cell`s and
-//! `RefCell`s. [`Executor::block_on`] marks the executor as the thread's current loop, polls
-//! the given future, and in between runs tasks from the front of the queue. It never spawns a
-//! thread.
+//! async-task `Runnable`s), its registry of parked tasks, its timer wheel and its reactor are
+//! plain `Cell`s and `RefCell`s. [`Executor::block_on`] marks the executor as the thread's
+//! current loop, so that `spawn`, timers and sockets find it without a handle, and runs jobs
+//! from the front of the queue. It never spawns a thread: the thread inside `block_on` drives
+//! IO and timers itself.
 //!
 //! **How a wake travels back.** Every task's waker is async-task's. Waking a task on the loop's
 //! own thread, while the loop runs, pushes its `Runnable` to the back of the run queue: no
 //! atomics beyond async-task's state word, no lock. A wake from another thread (or from this
-//! thread while the loop is not running) goes into one `ConcurrentQueue` and
+//! thread while the loop is not running) goes into one `ConcurrentQueue`, and
 //! `polling::Poller::notify` wakes the loop if it sleeps; the loop drains that queue into the
 //! run queue.
 //!
-//! **When the loop sleeps.** Only when the run queue is empty and the `block_on` future has
-//! not been woken: then it waits in `Poller::wait` until an event or a notification.
+//! **When the loop sleeps.** Only when the run queue is empty: then it waits in
+//! `Poller::wait` until an IO event, a notification from another thread, or the next timer
+//! deadline, whichever comes first.
 //!
-//! **What is fair.** A task that wakes itself (such as [`yield_now`]) goes to the back of the
-//! queue, behind every task already waiting. Every 61 task polls the loop looks outside the
-//! queue: it polls the `block_on` future if it was woken and moves cross-thread wakes into the
-//! queue, so a queue that never empties cannot starve them. Within those rules tasks run in the
-//! order they were woken.
+//! **How timers are stored.** In a hierarchical timing wheel (Varghese & Lauck): 8 levels of
+//! 64 slots, one tick = 1.024 µs, an `occupied` bitmap per level, so insert and cancel are
+//! O(1) and "when is the next deadline?" is a few `trailing_zeros`. Deadlines round up and
+//! the clock rounds down, so no timer fires early. [`sleep`] and [`timeout`] read no clock:
+//! their entries are staged, and the loop fixes their deadlines at its next clock reading,
+//! once per turn. A timeout around a future that finishes first costs an O(1) insert and
+//! remove; around one that is ready at once, nothing.
+//!
+//! **How IO is waited on.** Each socket is registered once, edge-triggered, with the loop that
+//! first waits on it; the loop keeps its readiness in a flag per direction, cleared when an
+//! operation returns `WouldBlock` (or a write comes back short). A ready socket costs just
+//! the syscall that reads or writes it; the loop calls `Poller::wait` only when it has
+//! nothing to run, or on its fairness tick.
+//!
+//! **What is fair.** The run queue is first in, first out, and the `block_on` future waits in
+//! it like any task. A task that wakes itself (such as [`yield_now`]) goes to the back, behind
+//! every job already waiting. Every 61 jobs the loop looks outside the queue: it moves
+//! cross-thread wakes in, fires due timers, and polls the reactor without blocking if any
+//! source is registered; so a queue that never empties cannot starve timers, IO or other
+//! threads.
 //!
 //! **Panics.** A task's panic is caught at the task's boundary and resumed in whoever awaits
-//! its [`Task`]; a detached task's panic is printed by the panic hook and dropped. The loop
-//! itself never unwinds because of a task.
+//! its [`Task`]; a detached task's panic is printed by the panic hook and dropped; a
+//! [`call_later`] callback's likewise. The loop itself never unwinds because of a task.
 //!
 //! **Drop.** Dropping an executor drops every future it still holds on its own thread: queued
 //! tasks, and parked ones (each parked task left its waker in a registry when it first returned
-//! `Pending`). After that every task is closed, so a waker that fires later, on any thread,
-//! does nothing.
+//! `Pending`), then its timers. After that every task is closed, so a waker that fires later,
+//! on any thread, does nothing. A socket outlives its loop harmlessly, and moves to the next
+//! loop that uses it.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -66,14 +122,22 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "looplet runs on Unix (epoll on Linux, through polling): this platform is not supported"
+);
+
 pub mod channel;
 mod executor;
+mod io;
+pub mod net;
 mod reactor;
 mod slab;
 mod task;
 pub mod time;
 
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
+pub use io::{Async, Ready};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
 pub use time::{call_at, call_later, sleep, sleep_until, timeout};
 

@@ -20,6 +20,19 @@ impl Key {
     pub(crate) fn index(self) -> u32 {
         self.index
     }
+
+    /// Packs the key into a `u64` (for example to use it as a poller event key).
+    pub(crate) fn to_u64(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+
+    /// The inverse of [`Key::to_u64`].
+    pub(crate) fn from_u64(bits: u64) -> Key {
+        Key {
+            index: bits as u32,
+            generation: (bits >> 32) as u32,
+        }
+    }
 }
 
 impl fmt::Debug for Key {
@@ -205,6 +218,15 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Removes every entry, handing each to `f`; their keys go stale like any removed key.
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(T)) {
+        for index in 0..self.slots.len() as u32 {
+            if let Slot::Occupied { .. } = self.slots[index as usize] {
+                f(self.vacate(index));
+            }
+        }
+    }
+
     /// Every live entry with its key, in slot order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> + '_ {
         self.slots
@@ -265,5 +287,32 @@ mod tests {
         seen.sort();
         assert_eq!(seen.len(), 100);
         assert_eq!(slab.len(), 100);
+    }
+
+    #[test]
+    fn key_round_trips_through_u64() {
+        let mut slab = Slab::new();
+        for i in 0..3 {
+            let k = slab.insert(i);
+            slab.remove(k);
+        }
+        let k = slab.insert(7);
+        assert_eq!(Key::from_u64(k.to_u64()), k);
+        assert_eq!(slab.get(Key::from_u64(k.to_u64())), Some(&7));
+    }
+
+    #[test]
+    fn drain_empties_and_makes_every_key_stale() {
+        let mut slab = Slab::new();
+        let keys: Vec<_> = (0..5).map(|i| slab.insert(i)).collect();
+        let mut seen = Vec::new();
+        slab.drain(|v| seen.push(v));
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert!(slab.is_empty());
+        let fresh = slab.insert(9);
+        assert!(
+            keys.iter().all(|k| slab.get(*k).is_none()),
+            "no old key reaches {fresh:?}"
+        );
     }
 }

@@ -1,0 +1,512 @@
+//! `Async<T>`: any file descriptor, made non-blocking and driven by the loop's reactor.
+
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, ready};
+
+use futures_io::{AsyncRead, AsyncWrite};
+
+use crate::reactor::{READ, Source, WRITE};
+use crate::slab::Key;
+
+/// An IO object (a socket, a pipe: anything with a file descriptor) driven by the loop.
+///
+/// gevent's patched socket, done with futures: an operation that would block makes the task
+/// wait, and the loop runs other tasks until the fd is ready. [`Async::new`] switches the fd
+/// to non-blocking mode; [`read_with`](Async::read_with) and [`write_with`](Async::write_with)
+/// retry any non-blocking operation until it stops returning `WouldBlock` (an `Interrupted`
+/// error is retried too, never returned). `Async<T>` implements
+/// [`AsyncRead`]/[`AsyncWrite`] when `T` implements `Read`/`Write`, and so does `&Async<T>`
+/// when `&T` does, so one task can read while another writes.
+///
+/// # Which loop
+///
+/// An `Async` can be made anywhere, even before any loop runs. It is registered with the loop
+/// that first has to wait on it, and if it is later awaited on another loop it moves there
+/// (one `epoll_ctl` to leave, one to join). Awaiting it with no loop running on the thread
+/// returns an `io::Error` saying so. Like the loop, it stays on its thread (`!Send`).
+///
+/// # Readiness
+///
+/// The fd is registered once, edge-triggered, and stays registered until the `Async` is
+/// dropped (which removes it from the poller before closing the fd). [`readable`] and
+/// [`writable`] complete when the loop believes the direction is ready; that belief can be
+/// stale, so they may complete spuriously: the next operation may still return `WouldBlock`.
+/// Use [`read_with`](Async::read_with) / [`write_with`](Async::write_with), which handle that.
+///
+/// [`readable`]: Async::readable
+/// [`writable`]: Async::writable
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use looplet::Async;
+///
+/// looplet::block_on(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (mut a, mut b) = (Async::new(a)?, Async::new(b)?);
+///     a.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Async<T: AsFd> {
+    source: Rc<Source>,
+    /// Always `Some` until `into_inner` takes it.
+    io: Option<T>,
+}
+
+impl<T: AsFd> Async<T> {
+    /// Wraps `io`, switching its fd to non-blocking mode.
+    ///
+    /// # Errors
+    ///
+    /// If the fd cannot be switched to non-blocking mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use looplet::Async;
+    ///
+    /// let listener = Async::new(TcpListener::bind("127.0.0.1:0")?)?;
+    /// # drop(listener);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn new(io: T) -> io::Result<Async<T>> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        Ok(Async::new_nonblocking(io, false))
+    }
+
+    /// Wraps an fd that is already non-blocking. `stream`: a short write means the kernel
+    /// buffer is full (stream sockets).
+    pub(crate) fn new_nonblocking(io: T, stream: bool) -> Async<T> {
+        Async {
+            source: Source::new(stream),
+            io: Some(io),
+        }
+    }
+
+    /// The inner IO object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    ///
+    /// let socket = looplet::Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// let addr = socket.get_ref().local_addr()?;
+    /// assert!(addr.ip().is_loopback());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("io is present until into_inner")
+    }
+
+    /// Unwraps the IO object, removing it from the loop (it stays non-blocking).
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for platforms where removal can fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    ///
+    /// let socket = looplet::Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    /// let std_socket: UdpSocket = socket.into_inner()?;
+    /// # drop(std_socket);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn into_inner(mut self) -> io::Result<T> {
+        let io = self.io.take().expect("io is present until into_inner");
+        self.source.deregister(io.as_fd());
+        Ok(io)
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+
+    /// Waits until the fd may be readable (see [Readiness](Async#readiness)).
+    ///
+    /// # Errors
+    ///
+    /// If no loop runs on this thread, or the fd cannot be registered with the poller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    /// use looplet::Async;
+    ///
+    /// looplet::block_on(async {
+    ///     let (mut a, b) = UnixStream::pair()?;
+    ///     let b = Async::new(b)?;
+    ///     a.write_all(b"x")?;
+    ///     b.readable().await?;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn readable(&self) -> Ready<'_, T> {
+        Ready {
+            io: self,
+            direction: READ,
+            waiter: None,
+        }
+    }
+
+    /// Waits until the fd may be writable (see [Readiness](Async#readiness)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Async::readable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// looplet::block_on(async {
+    ///     let (a, _b) = UnixStream::pair()?;
+    ///     looplet::Async::new(a)?.writable().await?;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn writable(&self) -> Ready<'_, T> {
+        Ready {
+            io: self,
+            direction: WRITE,
+            waiter: None,
+        }
+    }
+
+    /// The low-level form of [`Async::readable`], for the task polling it (one task per
+    /// direction: a second task polling the same direction replaces the first's waker).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// looplet::block_on(async {
+    ///     let (a, _b) = UnixStream::pair()?;
+    ///     let a = looplet::Async::new(a)?;
+    ///     poll_fn(|cx| a.poll_writable(cx)).await?;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source.poll_io_ready(READ, self.fd(), cx)
+    }
+
+    /// The low-level form of [`Async::writable`]; see [`Async::poll_readable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::future::poll_fn;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// looplet::block_on(async {
+    ///     let (a, _b) = UnixStream::pair()?;
+    ///     let a = looplet::Async::new(a)?;
+    ///     poll_fn(|cx| a.poll_writable(cx)).await?;
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.source.poll_io_ready(WRITE, self.fd(), cx)
+    }
+
+    /// Runs a non-blocking read-side operation until it does not return `WouldBlock`.
+    ///
+    /// `op` runs at once if the fd may be readable, and again each time it becomes readable.
+    /// `Interrupted` errors are retried; every other result is returned.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns, and the errors of [`Async::readable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use looplet::Async;
+    ///
+    /// looplet::block_on(async {
+    ///     let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    ///     let me = socket.get_ref().local_addr()?;
+    ///     socket.get_ref().send_to(b"hi", me)?;
+    ///     let mut buf = [0; 2];
+    ///     let (n, from) = socket.read_with(|s| s.recv_from(&mut buf)).await?;
+    ///     assert_eq!((n, from, &buf), (2, me, b"hi"));
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn read_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(READ, op).await
+    }
+
+    /// Runs a non-blocking write-side operation until it does not return `WouldBlock`.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `op` returns, and the errors of [`Async::writable`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use looplet::Async;
+    ///
+    /// looplet::block_on(async {
+    ///     let socket = Async::new(UdpSocket::bind("127.0.0.1:0")?)?;
+    ///     let me = socket.get_ref().local_addr()?;
+    ///     let n = socket.write_with(|s| s.send_to(b"hello", me)).await?;
+    ///     assert_eq!(n, 5);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub async fn write_with<R>(&self, op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        self.io_with(WRITE, op).await
+    }
+
+    async fn io_with<R>(
+        &self,
+        direction: usize,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_with(direction, cx, &mut op, |_| false)).await
+    }
+
+    /// Polls `op` in `direction`: runs it while the direction may be ready, waits otherwise.
+    /// `short` says whether a result means the kernel buffer is now drained or full.
+    pub(crate) fn poll_with<R>(
+        &self,
+        direction: usize,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+        short: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
+        let mut io = self.get_ref();
+        poll_mut(&self.source, &mut io, direction, cx, |io| op(io), short)
+    }
+
+    /// Makes the next wait in `direction` wait for a fresh event (for example after starting
+    /// a non-blocking connect, whose completion is signalled by writability).
+    pub(crate) fn clear_ready(&self, direction: usize) {
+        self.source.directions[direction].clear_ready();
+    }
+}
+
+// Nothing in an `Async` is pinned structurally: `T` is only ever used through `&T`/`&mut T`.
+impl<T: AsFd> Unpin for Async<T> {}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if let Some(io) = &self.io {
+            // Out of the poller before the fd closes (when `io` drops after this).
+            self.source.deregister(io.as_fd());
+        }
+    }
+}
+
+impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Async")
+            .field("io", &self.io)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+/// The future of [`Async::readable`] and [`Async::writable`].
+///
+/// Every task waiting on the same direction of the same fd is woken when it becomes ready.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Ready<'a, T: AsFd> {
+    io: &'a Async<T>,
+    direction: usize,
+    /// Our place among the direction's waiters.
+    waiter: Option<Key>,
+}
+
+impl<T: AsFd> Future for Ready<'_, T> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        this.io
+            .source
+            .poll_waiter_ready(this.direction, this.io.fd(), &mut this.waiter, cx)
+    }
+}
+
+impl<T: AsFd> Drop for Ready<'_, T> {
+    fn drop(&mut self) {
+        self.io
+            .source
+            .remove_waiter(self.direction, &mut self.waiter);
+    }
+}
+
+impl<T: AsFd> fmt::Debug for Ready<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ready")
+            .field("direction", &["read", "write"][self.direction])
+            .finish()
+    }
+}
+
+/// Reads through `read`. Only `WouldBlock` clears read readiness: a short read does not
+/// prove the socket drained, as the peer's FIN may be queued behind the data (and polling
+/// cannot report `EPOLLRDHUP` to say so).
+fn poll_read_with<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    read: impl FnMut(&T) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    io.poll_with(READ, cx, read, |_| false)
+}
+
+fn poll_write_with<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    want: usize,
+    write: impl FnMut(&T) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    io.poll_with(WRITE, cx, write, |&n| n < want)
+}
+
+fn total_len(bufs: &[IoSlice<'_>]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_with(*self, cx, |mut io| io.read(buf))
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_with(*self, cx, |mut io| io.read_vectored(bufs))
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_with(*self, cx, buf.len(), |mut io| io.write(buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        poll_write_with(*self, cx, total_len(bufs), |mut io| io.write_vectored(bufs))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_with(WRITE, cx, |mut io| io.flush(), |_| false)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd + Read> AsyncRead for Async<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let io = this.io.as_mut().expect("io is present until into_inner");
+        // `read` needs `&mut T`; readiness is tracked on the shared source.
+        poll_mut(&this.source, io, READ, cx, |io| io.read(buf), |_| false)
+    }
+}
+
+impl<T: AsFd + Write> AsyncWrite for Async<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let io = this.io.as_mut().expect("io is present until into_inner");
+        poll_mut(
+            &this.source,
+            io,
+            WRITE,
+            cx,
+            |io| io.write(buf),
+            |&n| n < buf.len(),
+        )
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let io = this.io.as_mut().expect("io is present until into_inner");
+        poll_mut(&this.source, io, WRITE, cx, |io| io.flush(), |_| false)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+/// [`Async::poll_with`] for operations that need `&mut T`.
+fn poll_mut<T: AsFd, R>(
+    source: &Rc<Source>,
+    io: &mut T,
+    direction: usize,
+    cx: &mut Context<'_>,
+    mut op: impl FnMut(&mut T) -> io::Result<R>,
+    short: impl Fn(&R) -> bool,
+) -> Poll<io::Result<R>> {
+    loop {
+        ready!(source.poll_io_ready(direction, io.as_fd(), cx))?;
+        let result = op(io);
+        if !source.retry(direction, &result, &short) {
+            return Poll::Ready(result);
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Unix domain stream sockets.
+
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketType};
+
+use super::{BACKLOG, FLAGS, finish_connect, forward_io_to_ref};
+use crate::io::Async;
+use crate::reactor::{READ, WRITE};
+
+/// A Unix domain socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+/// use looplet::net::{UnixListener, UnixStream};
+///
+/// let dir = std::env::temp_dir().join(format!("looplet-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("listener.sock");
+/// # let _ = std::fs::remove_file(&path);
+/// looplet::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let mut client = UnixStream::connect(&path).await?;
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"over a unix socket").await?;
+///     let mut buf = [0; 18];
+///     server.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"over a unix socket");
+///     std::io::Result::Ok(())
+/// })?;
+/// std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UnixListener {
+    inner: Async<std::os::unix::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds a listener to the socket file at `path`, with the system's deepest backlog.
+    ///
+    /// # Errors
+    ///
+    /// `AddrInUse` if the file exists (remove a stale one first), and the like.
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixListener`].
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let addr = SocketAddrUnix::new(path.as_ref())?;
+        let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+        rustix::net::bind(&fd, &addr)?;
+        rustix::net::listen(&fd, BACKLOG)?;
+        Ok(UnixListener {
+            inner: Async::new_nonblocking(std::os::unix::net::UnixListener::from(fd), false),
+        })
+    }
+
+    /// Waits for a connection; returns it and the peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The accept error, notably `EMFILE` (see the [module docs](super)).
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixListener`].
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        std::future::poll_fn(|cx| self.poll_accept(cx)).await
+    }
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, SocketAddr)>> {
+        let fd = ready!(self.inner.poll_with(
+            READ,
+            cx,
+            |listener| Ok(rustix::net::accept_with(listener, FLAGS)?),
+            |_| false,
+        ))?;
+        let stream = UnixStream::from_fd(fd);
+        let peer = stream.peer_addr()?;
+        Poll::Ready(Ok((stream, peer)))
+    }
+
+    /// A stream of incoming connections; see [`TcpListener::incoming`](super::TcpListener::incoming).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_util::StreamExt;
+    /// use looplet::net::{UnixListener, UnixStream};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("looplet-doc-inc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("s");
+    /// # let _ = std::fs::remove_file(&path);
+    /// looplet::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     assert!(listener.incoming().next().await.unwrap().is_ok());
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn incoming(&self) -> UnixIncoming<'_> {
+        UnixIncoming { listener: self }
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("looplet-doc-la-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("s");
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = looplet::net::UnixListener::bind(&path)?;
+    /// assert_eq!(listener.local_addr()?.as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish()
+    }
+}
+
+impl AsFd for UnixListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.get_ref().as_fd()
+    }
+}
+
+/// The stream of [`UnixListener::incoming`]; like [`Incoming`](super::Incoming), it never ends.
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct UnixIncoming<'a> {
+    listener: &'a UnixListener,
+}
+
+impl Stream for UnixIncoming<'_> {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let accepted = ready!(self.listener.poll_accept(cx));
+        Poll::Ready(Some(accepted.map(|(stream, _)| stream)))
+    }
+}
+
+/// A Unix domain stream socket; reads and writes like [`TcpStream`](super::TcpStream).
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::{AsyncReadExt, AsyncWriteExt};
+///
+/// looplet::block_on(async {
+///     let (mut a, mut b) = looplet::net::UnixStream::pair()?;
+///     a.write_all(b"pair").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"pair");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub struct UnixStream {
+    inner: Async<std::os::unix::net::UnixStream>,
+}
+
+impl UnixStream {
+    fn from_fd(fd: OwnedFd) -> UnixStream {
+        UnixStream {
+            inner: Async::new_nonblocking(std::os::unix::net::UnixStream::from(fd), true),
+        }
+    }
+
+    /// Connects to the socket file at `path`.
+    ///
+    /// If the listener's backlog is full, it retries every millisecond until there is room
+    /// (bound it with [`timeout`](crate::timeout) if needed).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if nothing is at `path`, `ConnectionRefused` if nothing listens there.
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixListener`].
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = SocketAddrUnix::new(path.as_ref())?;
+        loop {
+            let fd =
+                rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+            match rustix::net::connect(&fd, &addr) {
+                Ok(()) => return Ok(UnixStream::from_fd(fd)),
+                Err(rustix::io::Errno::INPROGRESS) => {
+                    let stream = UnixStream::from_fd(fd);
+                    finish_connect(&stream.inner).await?;
+                    return Ok(stream);
+                }
+                // The listener's backlog is full; a Unix socket cannot wait for room.
+                Err(rustix::io::Errno::AGAIN) => crate::sleep(Duration::from_millis(1)).await,
+                Err(errno) => return Err(errno.into()),
+            }
+        }
+    }
+
+    /// A connected pair of sockets.
+    ///
+    /// # Errors
+    ///
+    /// The `socketpair` error (out of descriptors).
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixStream`].
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+        Ok((UnixStream::from_fd(a), UnixStream::from_fd(b)))
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// The `getpeername` error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _b) = looplet::net::UnixStream::pair()?;
+    /// assert!(a.peer_addr()?.is_unnamed());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// The `getsockname` error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _b) = looplet::net::UnixStream::pair()?;
+    /// assert!(a.local_addr()?.is_unnamed());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.get_ref().local_addr()
+    }
+
+    /// Shuts down the read side, the write side, or both; see
+    /// [`TcpStream::shutdown`](super::TcpStream::shutdown).
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` if the connection is gone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::net::Shutdown;
+    /// use futures_util::AsyncReadExt;
+    ///
+    /// looplet::block_on(async {
+    ///     let (a, mut b) = looplet::net::UnixStream::pair()?;
+    ///     a.shutdown(Shutdown::Write)?;
+    ///     let mut rest = Vec::new();
+    ///     assert_eq!(b.read_to_end(&mut rest).await?, 0);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.inner.get_ref().shutdown(how)
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.get_ref().as_fd()
+    }
+}
+
+impl AsyncRead for &UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_with(READ, cx, |mut s| s.read(buf), |_| false)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner
+            .poll_with(READ, cx, |mut s| s.read_vectored(bufs), |_| false)
+    }
+}
+
+impl AsyncWrite for &UnixStream {
+    /// Writes with `send(MSG_NOSIGNAL)`: a closed peer gives `BrokenPipe`, never `SIGPIPE`.
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_with(
+            WRITE,
+            cx,
+            |s| Ok(rustix::net::send(s, buf, SendFlags::NOSIGNAL)?),
+            |&n| n < buf.len(),
+        )
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        // sendmsg with NOSIGNAL for the first non-empty buffer keeps the no-SIGPIPE promise.
+        let buf = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &**b);
+        self.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts down the write side: the peer reads to the end of the stream.
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown(Shutdown::Write))
+    }
+}
+
+forward_io_to_ref!(UnixStream);
