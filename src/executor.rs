@@ -17,15 +17,14 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::Instant;
 
-use async_task::Runnable;
 use concurrent_queue::ConcurrentQueue;
 use pin_project_lite::pin_project;
-use polling::Poller;
 
 use crate::reactor::Reactor;
 use crate::slab::{Key, Slab};
+use crate::sys::Poller;
 use crate::task::{SpawnError, SpawnErrorKind, Task};
 use crate::time::Timers;
 
@@ -72,21 +71,27 @@ pub(crate) fn current_rc() -> Option<Rc<Local>> {
     }
 }
 
+/// A task's runnable: its metadata names the loop it belongs to.
+pub(crate) type Runnable = async_task::Runnable<Arc<Shared>>;
+
 /// The part of a loop that other threads touch: where their wakes go.
 pub(crate) struct Shared {
     /// Runnables woken on another thread (or on this thread while the loop is not running).
     remote: ConcurrentQueue<Runnable>,
     /// Set when the `block_on` future's waker fires away from the running loop.
     main_woken: AtomicBool,
-    /// The loop's epoll instance; `notify` wakes a loop that sleeps in `wait`.
+    /// The loop's epoll instance; `notify` wakes a loop that sleeps in it.
     pub(crate) poller: Poller,
 }
 
 impl Shared {
     /// async-task's schedule function: where a woken task goes.
-    fn schedule(self: &Arc<Self>, runnable: Runnable) {
+    ///
+    /// A plain `fn` (the loop is found through the task's metadata), so that async-task need
+    /// not hold a guard reference to the task, two atomic operations, around each call.
+    fn schedule(runnable: Runnable) {
         let runnable = with_current(|local| match local {
-            Some(local) if ptr::eq(Arc::as_ptr(&local.shared), Arc::as_ptr(self)) => {
+            Some(local) if ptr::eq(Arc::as_ptr(&local.shared), &**runnable.metadata()) => {
                 local.queue.borrow_mut().push_back(Job::Task(runnable));
                 None
             }
@@ -95,7 +100,10 @@ impl Shared {
         let Some(runnable) = runnable else {
             return;
         };
-        if let Err(err) = self.remote.push(runnable) {
+        // Once pushed, the runnable can run to completion on the loop's thread and free the
+        // task, metadata included, before `notify` below: keep the loop alive ourselves.
+        let shared = runnable.metadata().clone();
+        if let Err(err) = shared.remote.push(runnable) {
             // The queue is unbounded and never closed, so this cannot happen. If it did,
             // leaking is the only sound choice: the runnable may own a future that must not
             // be dropped on this thread.
@@ -103,7 +111,7 @@ impl Shared {
             return;
         }
         // Nothing useful to do if the eventfd write fails: the loop is then already awake.
-        let _ = self.poller.notify();
+        shared.poller.notify();
     }
 }
 
@@ -123,7 +131,7 @@ impl Wake for Shared {
         });
         if !queued {
             self.main_woken.store(true, Ordering::Release);
-            let _ = self.poller.notify();
+            self.poller.notify();
         }
     }
 }
@@ -158,15 +166,15 @@ impl Local {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let shared = self.shared.clone();
         let (runnable, task) = async_task::Builder::new()
+            .metadata(self.shared.clone())
             .propagate_panic(true)
             .spawn_local(
-                move |()| Tracked {
+                move |_| Tracked {
                     future,
                     parked: None,
                 },
-                move |runnable| shared.schedule(runnable),
+                Shared::schedule,
             );
         self.queue.borrow_mut().push_back(Job::Task(runnable));
         Task::new(task)
@@ -201,18 +209,20 @@ impl Local {
     /// next timer deadline or a notification from another thread.
     fn turn(&self, may_sleep: bool) {
         self.drain_remote();
-        let timeout = self.timers.fire_due();
+        let deadline = self.timers.fire_due();
         if may_sleep && self.queue.borrow().is_empty() {
-            self.park(timeout);
+            self.park(deadline, true);
         } else if self.reactor.has_sources() {
-            self.park(Some(Duration::ZERO));
+            self.park(None, false);
         }
     }
 
-    fn park(&self, timeout: Option<Duration>) {
-        if let Err(err) = self.reactor.wait(&self.shared.poller, timeout) {
-            // polling retries EINTR itself; anything else means the epoll instance is unusable
-            // and the loop cannot make progress.
+    /// Waits in the reactor (until `deadline`, or not at all unless `block`), then takes in
+    /// what arrived meanwhile: cross-thread wakes and due timers.
+    fn park(&self, deadline: Option<Instant>, block: bool) {
+        if let Err(err) = self.reactor.wait(&self.shared.poller, deadline, block) {
+            // EINTR is retried; anything else means the epoll instance is unusable and the
+            // loop cannot make progress.
             panic!("looplet: waiting on the poller failed: {err}");
         }
         self.drain_remote();
@@ -307,7 +317,7 @@ impl Drop for Enter<'_> {
 
 /// A single-threaded event loop: asyncio's `loop`, gevent's hub.
 ///
-/// It owns a run queue of tasks, a reactor (an epoll instance through `polling`) and a timer
+/// It owns a run queue of tasks, a reactor (an epoll instance) and a timer
 /// wheel. [`Executor::block_on`] runs the loop on the calling thread until a future completes,
 /// like `loop.run_until_complete`; tasks that are still pending stay in the executor and run
 /// again on its next `block_on`. Most programs only need [`looplet::block_on`](crate::block_on),
@@ -383,6 +393,7 @@ impl Executor {
             main_woken: AtomicBool::new(false),
             poller: Poller::new()?,
         });
+        let reactor = Reactor::new(&shared.poller)?;
         Ok(Executor {
             local: Rc::new(Local {
                 queue: RefCell::new(VecDeque::new()),
@@ -390,7 +401,7 @@ impl Executor {
                 shared,
                 parked: RefCell::new(Slab::new()),
                 running: Cell::new(false),
-                reactor: Reactor::new(),
+                reactor,
                 timers: Timers::new(),
             }),
         })

@@ -87,8 +87,8 @@ impl<T: AsFd> Async<T> {
         Ok(Async::new_nonblocking(io, false))
     }
 
-    /// Wraps an fd that is already non-blocking. `stream`: a short write means the kernel
-    /// buffer is full (stream sockets).
+    /// Wraps an fd that is already non-blocking. `stream`: a short read or write means the
+    /// kernel buffer was drained or filled (stream sockets).
     pub(crate) fn new_nonblocking(io: T, stream: bool) -> Async<T> {
         Async {
             source: Source::new(stream),
@@ -377,15 +377,14 @@ impl<T: AsFd> fmt::Debug for Ready<'_, T> {
     }
 }
 
-/// Reads through `read`. Only `WouldBlock` clears read readiness: a short read does not
-/// prove the socket drained, as the peer's FIN may be queued behind the data (and polling
-/// cannot report `EPOLLRDHUP` to say so).
+/// Reads through `read`; on a stream, a short read means the receive buffer is drained.
 fn poll_read_with<T: AsFd>(
     io: &Async<T>,
     cx: &mut Context<'_>,
+    want: usize,
     read: impl FnMut(&T) -> io::Result<usize>,
 ) -> Poll<io::Result<usize>> {
-    io.poll_with(READ, cx, read, |_| false)
+    io.poll_with(READ, cx, read, |&n| n > 0 && n < want)
 }
 
 fn poll_write_with<T: AsFd>(
@@ -410,7 +409,8 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        poll_read_with(*self, cx, |mut io| io.read(buf))
+        let want = buf.len();
+        poll_read_with(*self, cx, want, |mut io| io.read(buf))
     }
 
     fn poll_read_vectored(
@@ -418,7 +418,8 @@ where
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        poll_read_with(*self, cx, |mut io| io.read_vectored(bufs))
+        let want = bufs.iter().map(|b| b.len()).sum();
+        poll_read_with(*self, cx, want, |mut io| io.read_vectored(bufs))
     }
 }
 
@@ -457,10 +458,18 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
+        let want = buf.len();
         let this = &mut *self;
         let io = this.io.as_mut().expect("io is present until into_inner");
         // `read` needs `&mut T`; readiness is tracked on the shared source.
-        poll_mut(&this.source, io, READ, cx, |io| io.read(buf), |_| false)
+        poll_mut(
+            &this.source,
+            io,
+            READ,
+            cx,
+            |io| io.read(buf),
+            |&n| n > 0 && n < want,
+        )
     }
 }
 

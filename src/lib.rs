@@ -75,13 +75,14 @@
 //! **How a wake travels back.** Every task's waker is async-task's. Waking a task on the loop's
 //! own thread, while the loop runs, pushes its `Runnable` to the back of the run queue: no
 //! atomics beyond async-task's state word, no lock. A wake from another thread (or from this
-//! thread while the loop is not running) goes into one `ConcurrentQueue`, and
-//! `polling::Poller::notify` wakes the loop if it sleeps; the loop drains that queue into the
-//! run queue.
+//! thread while the loop is not running) goes into one `ConcurrentQueue`, and a write to the
+//! loop's eventfd wakes it if it sleeps (once per sleep, however many wakes arrive); the loop
+//! drains that queue into the run queue.
 //!
-//! **When the loop sleeps.** Only when the run queue is empty: then it waits in
-//! `Poller::wait` until an IO event, a notification from another thread, or the next timer
-//! deadline, whichever comes first.
+//! **When the loop sleeps.** Only when the run queue is empty: then it waits in `epoll_wait`
+//! until an IO event, a notification from another thread, or the next timer deadline
+//! (carried by a timerfd, to the nanosecond), whichever comes first. One wait is one syscall,
+//! plus one to re-arm the timerfd when the earliest deadline has moved.
 //!
 //! **How timers are stored.** In a hierarchical timing wheel (Varghese & Lauck): 8 levels of
 //! 64 slots, one tick = 1.024 µs, an `occupied` bitmap per level, so insert and cancel are
@@ -91,11 +92,12 @@
 //! once per turn. A timeout around a future that finishes first costs an O(1) insert and
 //! remove; around one that is ready at once, nothing.
 //!
-//! **How IO is waited on.** Each socket is registered once, edge-triggered, with the loop that
-//! first waits on it; the loop keeps its readiness in a flag per direction, cleared when an
-//! operation returns `WouldBlock` (or a write comes back short). A ready socket costs just
-//! the syscall that reads or writes it; the loop calls `Poller::wait` only when it has
-//! nothing to run, or on its fairness tick.
+//! **How IO is waited on.** Each socket is registered once, edge-triggered (with
+//! `EPOLLRDHUP`), with the loop that first waits on it; the loop keeps its readiness in a flag
+//! per direction, cleared when an operation returns `WouldBlock` or a stream transfer comes
+//! back short. A ready socket costs just the syscall that reads or writes it; the loop waits
+//! on epoll only when it has nothing to run, or on its fairness tick. The epoll, eventfd and
+//! timerfd calls sit behind one seam, `sys`, on rustix; Linux is the one platform.
 //!
 //! **What is fair.** The run queue is first in, first out, and the `block_on` future waits in
 //! it like any task. A task that wakes itself (such as [`yield_now`]) goes to the back, behind
@@ -122,17 +124,13 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-#[cfg(not(unix))]
-compile_error!(
-    "looplet runs on Unix (epoll on Linux, through polling): this platform is not supported"
-);
-
 pub mod channel;
 mod executor;
 mod io;
 pub mod net;
 mod reactor;
 mod slab;
+mod sys;
 mod task;
 pub mod time;
 

@@ -1,26 +1,27 @@
 //! The reactor: the loop's epoll instance and the sources registered with it.
 //!
 //! The loop sleeps here, in [`Reactor::wait`], when it has nothing to run; an IO event, the
-//! timeout (the next timer) or a notification from another thread (`Poller::notify`) ends the
-//! wait.
+//! next timer's deadline or a notification from another thread ([`Poller::notify`]) ends the
+//! wait. The epoll calls themselves are in [`crate::sys`].
 //!
 //! # Edge-triggered, readiness tracked here
 //!
 //! Every source is registered once, in edge-triggered mode, for both directions, and stays
 //! registered until it is dropped. The kernel reports a direction when it *becomes* ready; the
 //! source remembers that in a flag, and an operation clears the flag when it fails with
-//! `WouldBlock`, or, on stream sockets, when a write comes back short (the send buffer is
-//! full: an `EPOLLOUT` edge follows when it drains). So a ready socket costs the syscall that
-//! reads or writes it, and a waiting one costs a failed attempt and a share of one wait.
+//! `WouldBlock`, or, on stream sockets, when a read or write comes back short: the receive
+//! buffer was drained, or the send buffer is full, and the next edge will say when that
+//! changes. So a ready socket costs just the syscall that reads or writes it.
 //!
-//! A short *read* does not clear the flag: the peer's FIN may already be queued behind the
-//! data, and its edge was spent on the event that reported the data. Only the next read,
-//! returning 0, can tell; without `EPOLLRDHUP` (which polling does not expose) clearing here
-//! would leave a reader waiting for an edge that never comes.
+//! One exception keeps that sound: once the peer has shut down its write side (`EPOLLRDHUP`,
+//! or `EPOLLHUP`/`EPOLLERR` for a dead connection), the read side is marked closed and stays
+//! ready for good. Otherwise a short read of the last data would clear readiness while the
+//! FIN is still queued behind it, its edge already spent, and the reader would wait forever
+//! for the end of the stream.
 //!
-//! polling's default, oneshot mode, would instead re-arm the source with an `epoll_ctl` after
-//! every event, and each message would also pay a failed read before waiting: measured on
-//! this machine, 4.3 syscalls per echoed message against tokio's 2.1. Edge mode needs neither.
+//! A oneshot registration would instead re-arm the source with an `epoll_ctl` after every
+//! event, and each message would also pay a failed read before waiting: measured on this
+//! machine, 4.3 syscalls per echoed message against tokio's 2.1. Edge mode needs neither.
 //!
 //! A flag that starts `true` makes the first operation on a new source try the syscall at
 //! once; the source is registered only when an operation has to wait, with the loop that is
@@ -29,16 +30,15 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::ptr;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
-
-use polling::{Event, Events, PollMode, Poller};
+use std::time::Instant;
 
 use crate::executor::{Local, current_rc};
 use crate::slab::{Key, Slab};
+use crate::sys::{Poller, Waiter};
 
 /// The two directions of a source, as indices into [`Source::directions`].
 pub(crate) const READ: usize = 0;
@@ -46,18 +46,21 @@ pub(crate) const WRITE: usize = 1;
 
 /// What the loop knows about the poller's events.
 pub(crate) struct Reactor {
-    /// Reused by every wait, so waiting allocates nothing.
-    events: RefCell<Events>,
+    /// The event buffer and the timerfd, reused by every wait.
+    waiter: RefCell<Waiter>,
     /// Every source registered with this loop's poller; the key is the event key.
     sources: RefCell<Slab<Rc<Source>>>,
 }
 
 impl Reactor {
-    pub(crate) fn new() -> Reactor {
-        Reactor {
-            events: RefCell::new(Events::new()),
+    /// # Errors
+    ///
+    /// If the timerfd cannot be created or registered.
+    pub(crate) fn new(poller: &Poller) -> io::Result<Reactor> {
+        Ok(Reactor {
+            waiter: RefCell::new(Waiter::new(poller)?),
             sources: RefCell::new(Slab::new()),
-        }
+        })
     }
 
     /// Whether any source is registered, so that a busy loop must still poll for IO.
@@ -65,28 +68,35 @@ impl Reactor {
         !self.sources.borrow().is_empty()
     }
 
-    /// Waits for events (or a notification) for at most `timeout` (`None`: no limit), and
-    /// marks the sources that became ready, waking their tasks.
+    /// Waits for events or a notification, until `deadline` if there is one, or not at all
+    /// if `block` is false; marks the sources that became ready, waking their tasks.
     ///
-    /// polling retries `EINTR` itself.
-    pub(crate) fn wait(&self, poller: &Poller, timeout: Option<Duration>) -> io::Result<()> {
-        let mut events = self.events.borrow_mut();
-        events.clear();
-        poller.wait(&mut events, timeout)?;
-        for event in events.iter() {
-            // A stale key (the source was dropped after the event was queued) finds nothing.
-            let key = Key::from_u64(event.key as u64);
-            let source = self.sources.borrow().get(key).cloned();
-            if let Some(source) = source {
-                if event.readable {
-                    source.directions[READ].set_ready();
+    /// # Errors
+    ///
+    /// If epoll itself fails (`EINTR` is retried).
+    pub(crate) fn wait(
+        &self,
+        poller: &Poller,
+        deadline: Option<Instant>,
+        block: bool,
+    ) -> io::Result<()> {
+        self.waiter
+            .borrow_mut()
+            .wait(poller, deadline, block, |event| {
+                // A stale key (the source was dropped after the event was queued) finds nothing.
+                let source = self.sources.borrow().get(Key::from_u64(event.key)).cloned();
+                if let Some(source) = source {
+                    if event.read_closed {
+                        source.read_closed.set(true);
+                    }
+                    if event.readable {
+                        source.directions[READ].set_ready();
+                    }
+                    if event.writable {
+                        source.directions[WRITE].set_ready();
+                    }
                 }
-                if event.writable {
-                    source.directions[WRITE].set_ready();
-                }
-            }
-        }
-        Ok(())
+            })
     }
 }
 
@@ -101,11 +111,14 @@ impl fmt::Debug for Reactor {
 /// An fd's readiness and its waiting tasks; shared by the `Async` that owns the fd and the
 /// reactor it is registered with.
 pub(crate) struct Source {
-    /// Whether a short write means the send buffer is full (stream sockets and pipes; not
-    /// datagrams, not terminals).
+    /// Whether a short read or write means the kernel buffer was drained or filled (stream
+    /// sockets and pipes; not datagrams, not terminals).
     stream: bool,
     /// The loop this source is registered with, and its key there.
     registration: RefCell<Option<(Weak<Local>, Key)>>,
+    /// Set for good once the peer shut down its write side (or the connection died): reads
+    /// no longer block, so a short read must not clear readiness.
+    read_closed: Cell<bool>,
     pub(crate) directions: [Direction; 2],
 }
 
@@ -170,6 +183,7 @@ impl Source {
         Rc::new(Source {
             stream,
             registration: RefCell::new(None),
+            read_closed: Cell::new(false),
             directions: [Direction::new(), Direction::new()],
         })
     }
@@ -191,18 +205,9 @@ impl Source {
         }
         self.deregister(fd);
         let key = local.reactor.sources.borrow_mut().insert(self.clone());
-        let interest = Event::all(key.to_u64() as usize);
-        // SAFETY: polling requires the fd to be deleted from the poller before it is closed.
-        // The fd belongs to the `Async` that owns this source, which deregisters it in its
-        // `Drop` (and in `into_inner`) before the fd can be closed; a move to another loop
-        // deregisters it from the old one first.
-        let added = unsafe {
-            local
-                .shared
-                .poller
-                .add_with_mode(fd.as_raw_fd(), interest, PollMode::Edge)
-        };
-        if let Err(err) = added {
+        // The `Async` that owns the fd deregisters it (in `Drop` and `into_inner`) before the fd
+        // closes, so the epoll set never names a closed or reused fd.
+        if let Err(err) = local.shared.poller.add(fd, key.to_u64()) {
             local.reactor.sources.borrow_mut().remove(key);
             return Err(err);
         }
@@ -282,8 +287,9 @@ impl Source {
     /// Records the outcome of an operation in `direction`; `true` if it should be retried.
     ///
     /// `WouldBlock` clears readiness (the task then waits for the next edge); `Interrupted` is
-    /// retried; on a stream, a result for which `short` holds (a write that came back short:
-    /// the send buffer is full) also clears readiness.
+    /// retried; on a stream, a result for which `short` holds (a transfer shorter than asked
+    /// for: the kernel buffer is drained or full) also clears readiness, except a read on a
+    /// source whose read side is closed.
     pub(crate) fn retry<R>(
         &self,
         direction: usize,
@@ -297,7 +303,8 @@ impl Source {
             }
             Err(err) => err.kind() == io::ErrorKind::Interrupted,
             Ok(done) => {
-                if self.stream && short(done) {
+                let closed = direction == READ && self.read_closed.get();
+                if self.stream && !closed && short(done) {
                     self.directions[direction].clear_ready();
                 }
                 false

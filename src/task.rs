@@ -3,7 +3,10 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+
+use crate::executor::Shared;
 
 /// A handle to a spawned task: await it for the task's output.
 ///
@@ -35,11 +38,11 @@ use std::task::{Context, Poll};
 /// ```
 #[must_use = "tasks are cancelled when dropped; use .detach() to run them in the background"]
 pub struct Task<T> {
-    inner: async_task::FallibleTask<T>,
+    inner: async_task::FallibleTask<T, Arc<Shared>>,
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(inner: async_task::Task<T>) -> Task<T> {
+    pub(crate) fn new(inner: async_task::Task<T, Arc<Shared>>) -> Task<T> {
         Task {
             inner: inner.fallible(),
         }

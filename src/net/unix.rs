@@ -334,8 +334,13 @@ impl AsyncRead for &UnixStream {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.inner
-            .poll_with(READ, cx, |mut s| s.read_vectored(bufs), |_| false)
+        let want: usize = bufs.iter().map(|b| b.len()).sum();
+        self.inner.poll_with(
+            READ,
+            cx,
+            |mut s| s.read_vectored(bufs),
+            |&n| n > 0 && n < want,
+        )
     }
 }
 

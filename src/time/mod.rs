@@ -99,11 +99,11 @@ impl Timers {
 
     /// Fires every due timer: wakes sleeping tasks and runs due callbacks.
     ///
-    /// Reads the clock only if the wheel holds timers. Returns how long the loop may sleep
-    /// before the next timer is due (`None`: no timer). Callbacks run here, on the loop
+    /// Reads the clock only if the wheel holds timers. Returns when the next timer is due
+    /// (`None`: no timer, or none within `Instant`'s range). Callbacks run here, on the loop
     /// thread, outside every borrow, so they may start or cancel timers and spawn tasks; a
     /// callback that panics is reported by the panic hook and the loop goes on.
-    pub(crate) fn fire_due(&self) -> Option<Duration> {
+    pub(crate) fn fire_due(&self) -> Option<Instant> {
         loop {
             let mut wheel = self.wheel.borrow_mut();
             if wheel.is_empty() {
@@ -118,10 +118,7 @@ impl Timers {
             drop(wheel);
             if fired.is_empty() {
                 *self.fired.borrow_mut() = fired;
-                return next.map(|tick| match self.instant_of(tick) {
-                    Some(at) => at.saturating_duration_since(now),
-                    None => Duration::MAX,
-                });
+                return next.and_then(|tick| self.instant_of(tick));
             }
             for expiry in fired.drain(..) {
                 match expiry {
@@ -206,39 +203,6 @@ impl TimerRef {
         }
     }
 
-    /// Removes the timer if it has not fired; returns what it would have done.
-    fn cancel(&self) -> Option<Expiry> {
-        let local = self.local.upgrade()?;
-        local.timers.wheel.borrow_mut().remove(self.key)
-    }
-}
-
-/// A timer future's entry in its loop's wheel; removed when dropped.
-struct Registration(TimerRef);
-
-impl Registration {
-    /// Arms a wake for `cx` on the running loop; `None` if `when` has already passed.
-    ///
-    /// # Panics
-    ///
-    /// With no loop running on this thread.
-    fn arm(when: When, cx: &Context<'_>) -> Option<Registration> {
-        let passed = match when {
-            When::After(d) => d.is_zero(),
-            When::At(deadline) => with_current(|local| {
-                let timers = &local.unwrap_or_else(|| panic!("{NO_LOOP}")).timers;
-                timers.tick_of(deadline) <= timers.wheel.borrow().now()
-            }),
-        };
-        if passed {
-            return None;
-        }
-        Some(Registration(TimerRef::schedule(
-            when,
-            Expiry::Wake(cx.waker().clone()),
-        )))
-    }
-
     /// `Ready` once the timer has fired; otherwise leaves `cx`'s waker with it.
     ///
     /// # Panics
@@ -247,9 +211,9 @@ impl Registration {
     fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
         with_current(|local| {
             let local = local.unwrap_or_else(|| panic!("{NO_LOOP}"));
-            assert!(ptr::eq(self.0.local.as_ptr(), local), "{OTHER_LOOP}");
+            assert!(ptr::eq(self.local.as_ptr(), local), "{OTHER_LOOP}");
             let mut wheel = local.timers.wheel.borrow_mut();
-            match wheel.get_mut(self.0.key) {
+            match wheel.get_mut(self.key) {
                 None => Poll::Ready(()),
                 Some(Expiry::Wake(waker)) => {
                     if !waker.will_wake(cx.waker()) {
@@ -261,18 +225,20 @@ impl Registration {
             }
         })
     }
-}
 
-impl Drop for Registration {
-    fn drop(&mut self) {
-        drop(self.0.cancel());
+    /// Removes the timer if it has not fired; returns what it would have done.
+    fn cancel(&self) -> Option<Expiry> {
+        let local = self.local.upgrade()?;
+        local.timers.wheel.borrow_mut().remove(self.key)
     }
 }
 
-/// Arms on first poll, then reports whether it fired: what every timer future does.
+/// A timer future's entry in its loop's wheel: armed on first poll, removed if dropped
+/// before it fires.
 #[derive(Default)]
 struct Slot {
-    registration: Option<Registration>,
+    /// The armed entry; `None` before the first poll and once fired.
+    timer: Option<TimerRef>,
     done: bool,
 }
 
@@ -281,18 +247,13 @@ impl Slot {
         if self.done {
             return Poll::Ready(());
         }
-        let fired = match &self.registration {
-            None => match Registration::arm(when, cx) {
-                Some(registration) => {
-                    self.registration = Some(registration);
-                    false
-                }
-                None => true,
-            },
-            Some(registration) => registration.poll(cx).is_ready(),
+        let fired = match &self.timer {
+            None => !self.arm(when, cx),
+            Some(timer) => timer.poll(cx).is_ready(),
         };
         if fired {
-            self.registration = None;
+            // A fired entry is already out of the wheel: just forget it.
+            self.timer = None;
             self.done = true;
             Poll::Ready(())
         } else {
@@ -300,10 +261,41 @@ impl Slot {
         }
     }
 
+    /// Arms a wake for `cx` on the running loop; `false` if `when` has already passed.
+    ///
+    /// # Panics
+    ///
+    /// With no loop running on this thread.
+    fn arm(&mut self, when: When, cx: &Context<'_>) -> bool {
+        let passed = match when {
+            When::After(d) => d.is_zero(),
+            When::At(deadline) => with_current(|local| {
+                let timers = &local.unwrap_or_else(|| panic!("{NO_LOOP}")).timers;
+                timers.tick_of(deadline) <= timers.wheel.borrow().now()
+            }),
+        };
+        if !passed {
+            self.timer = Some(TimerRef::schedule(when, Expiry::Wake(cx.waker().clone())));
+        }
+        !passed
+    }
+
     /// Forgets the timer (it will be re-armed, for a new deadline, at the next poll).
     fn reset(&mut self) {
-        self.registration = None;
+        self.cancel();
         self.done = false;
+    }
+
+    fn cancel(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            drop(timer.cancel());
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.cancel();
     }
 }
 
