@@ -216,18 +216,28 @@ fn main() {
         rows.extend(rows_for(w, &cells));
     }
 
-    println!("| workload | unit | looplet | tokio | smol | speed vs tokio | speed vs smol |");
-    println!("|---|---|---|---|---|---|---|");
+    // One column per runtime that ran (LOOPLET_BENCH_RUNTIMES may select a subset), and a
+    // ratio column for each runtime after the first.
+    let names: Vec<&str> = rts.iter().map(|r| r.name).collect();
+    let ratios: Vec<String> = names[1..].iter().map(|n| format!("speed vs {n}")).collect();
+    println!(
+        "| workload | unit | {} |",
+        names
+            .iter()
+            .map(|s| s.to_string())
+            .chain(ratios)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|---|{}", "---|".repeat(2 * names.len() - 1));
     for row in &rows {
+        let cells = row.cells.iter().map(|c| c.0.clone());
+        let speeds = (1..names.len()).map(|i| speed(row, i));
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} |",
             row.label,
             row.unit,
-            row.cells[0].0,
-            row.cells[1].0,
-            row.cells[2].0,
-            speed(row, 1),
-            speed(row, 2)
+            cells.chain(speeds).collect::<Vec<_>>().join(" | ")
         );
     }
     println!(
