@@ -1,6 +1,7 @@
 //! Local channels: back-pressure, closing, errors that hand values back, Stream use, fairness.
 
-use std::cell::RefCell;
+mod common;
+
 use std::future::poll_fn;
 use std::pin::pin;
 use std::rc::Rc;
@@ -9,17 +10,7 @@ use std::task::Poll;
 use futures_util::StreamExt;
 use looplet::channel::{self, SendError, TryRecvError, TrySendError};
 
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, event: impl Into<String>) {
-        self.0.borrow_mut().push(event.into());
-    }
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.borrow_mut())
-    }
-}
+use common::Log;
 
 /// With capacity 2 the producer runs at most two values ahead of the consumer.
 #[test]

@@ -1,5 +1,7 @@
 //! The loop: spawn, block_on, Task handles, fairness, panics, cross-thread wakes, drop.
 
+mod common;
+
 use std::cell::{Cell, RefCell};
 use std::future::{Future, pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,18 +14,7 @@ use std::time::Duration;
 
 use looplet::{Executor, Handle, SpawnErrorKind};
 
-/// A shared event log that tasks append to.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, event: impl Into<String>) {
-        self.0.borrow_mut().push(event.into());
-    }
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.borrow_mut())
-    }
-}
+use common::{Log, panic_message};
 
 /// Counts its live instances; dropping decrements.
 struct Counted(Rc<Cell<usize>>);
@@ -38,16 +29,6 @@ impl Counted {
 impl Drop for Counted {
     fn drop(&mut self) {
         self.0.set(self.0.get() - 1);
-    }
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        String::from("<non-string panic>")
     }
 }
 

@@ -1,7 +1,9 @@
 //! Time: sleeps, timeouts, timers, intervals and delayed calls. Every assertion about time is
 //! "never early"; how late timers fire is measured in benches/, not asserted here.
 
-use std::cell::{Cell, RefCell};
+mod common;
+
+use std::cell::Cell;
 use std::future::{pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::pin;
@@ -13,30 +15,10 @@ use futures_util::StreamExt;
 use looplet::time::{Elapsed, Timer, timeout_at};
 use looplet::{Executor, call_at, call_later, sleep, sleep_until, timeout};
 
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, event: impl Into<String>) {
-        self.0.borrow_mut().push(event.into());
-    }
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut self.0.borrow_mut())
-    }
-}
+use common::{Log, panic_message};
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match payload.downcast_ref::<&str>() {
-        Some(s) => s.to_string(),
-        None => payload
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default(),
-    }
 }
 
 /// Tasks wake in deadline order, whatever order they went to sleep in.

@@ -1,15 +1,13 @@
 //! The runtime trait the workloads are written against, and one impl per runtime.
 
 use std::cell::RefCell;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-
-use futures_io::{AsyncRead, AsyncWrite};
 
 // ------------------------------------------------------------------------------------------
 // The runtime trait
@@ -138,24 +136,14 @@ impl Runtime for Looplet {
         stream: &'a mut Self::Stream,
         buf: &'a mut [u8],
     ) -> impl Future<Output = io::Result<usize>> + 'a {
-        poll_fn(move |cx| Pin::new(&mut *stream).poll_read(cx, buf))
+        futures_util::AsyncReadExt::read(stream, buf)
     }
 
     fn write_all<'a>(
         stream: &'a mut Self::Stream,
-        mut buf: &'a [u8],
+        buf: &'a [u8],
     ) -> impl Future<Output = io::Result<()>> + 'a {
-        poll_fn(move |cx| {
-            while !buf.is_empty() {
-                match Pin::new(&mut *stream).poll_write(cx, buf) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Poll::Ready(Ok(n)) => buf = &buf[n..],
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-            Poll::Ready(Ok(()))
-        })
+        futures_util::AsyncWriteExt::write_all(stream, buf)
     }
 }
 
