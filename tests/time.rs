@@ -222,6 +222,37 @@ fn callbacks_run_on_the_loop_and_may_schedule_more() {
     );
 }
 
+/// A callback that reschedules itself with no delay runs once per loop turn (asyncio's
+/// `call_soon` from a callback), so tasks keep running beside it.
+#[test]
+fn a_self_rescheduling_callback_does_not_starve_tasks() {
+    fn again(count: Rc<Cell<u64>>, past: bool) {
+        count.set(count.get() + 1);
+        if past {
+            // A deadline already past: due at once, every time.
+            call_at(Instant::now() - ms(1), move || again(count, past));
+        } else {
+            call_later(Duration::ZERO, move || again(count, past));
+        }
+    }
+    let calls = Rc::new(Cell::new(0));
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let finished = looplet::block_on(async move {
+        call_later(Duration::ZERO, move || again(c1, true));
+        call_later(Duration::ZERO, move || again(c2, false));
+        let worker = looplet::spawn(async {
+            for _ in 0..100 {
+                looplet::yield_now().await;
+            }
+            sleep(ms(2)).await;
+            "the task finished"
+        });
+        worker.await
+    });
+    assert_eq!(finished, "the task finished");
+    assert!(calls.get() > 0, "the callback ran too");
+}
+
 #[test]
 fn a_one_shot_timer_yields_the_instant_it_fired_at() {
     looplet::block_on(async {

@@ -103,34 +103,38 @@ impl Timers {
     /// (`None`: no timer, or none within `Instant`'s range). Callbacks run here, on the loop
     /// thread, outside every borrow, so they may start or cancel timers and spawn tasks; a
     /// callback that panics is reported by the panic hook and the loop goes on.
+    ///
+    /// One pass per call: a timer that a callback starts is handled at the loop's next turn
+    /// (asyncio's rule for callbacks scheduled by callbacks), so a callback that reschedules
+    /// itself cannot starve the tasks. After a callback has run the result is "now", so the
+    /// loop polls instead of sleeping, and comes straight back.
     pub(crate) fn fire_due(&self) -> Option<Instant> {
-        loop {
-            let mut wheel = self.wheel.borrow_mut();
-            if wheel.is_empty() {
-                return None;
-            }
-            let now = Instant::now();
-            let mut fired = self.fired.take();
-            wheel.advance(ticks_floor(now.duration_since(self.origin)), &mut |_, e| {
-                fired.push(e)
-            });
-            let next = wheel.next_deadline();
-            drop(wheel);
-            if fired.is_empty() {
-                *self.fired.borrow_mut() = fired;
-                return next.and_then(|tick| self.instant_of(tick));
-            }
-            for expiry in fired.drain(..) {
-                match expiry {
-                    Expiry::Wake(waker) => waker.wake(),
-                    Expiry::Call(f) => {
-                        let _ = catch_unwind(AssertUnwindSafe(f));
-                    }
+        let mut wheel = self.wheel.borrow_mut();
+        if wheel.is_empty() {
+            return None;
+        }
+        let now = Instant::now();
+        let mut fired = self.fired.take();
+        wheel.advance(ticks_floor(now.duration_since(self.origin)), &mut |_, e| {
+            fired.push(e)
+        });
+        let next = wheel.next_deadline();
+        drop(wheel);
+        let mut called = false;
+        for expiry in fired.drain(..) {
+            match expiry {
+                Expiry::Wake(waker) => waker.wake(),
+                Expiry::Call(f) => {
+                    called = true;
+                    let _ = catch_unwind(AssertUnwindSafe(f));
                 }
             }
-            *self.fired.borrow_mut() = fired;
-            // Callbacks may have started timers that are already due, or staged ones whose
-            // deadline needs a clock reading: go round again until nothing fires.
+        }
+        *self.fired.borrow_mut() = fired;
+        if called {
+            Some(now)
+        } else {
+            next.and_then(|tick| self.instant_of(tick))
         }
     }
 
