@@ -578,6 +578,13 @@ impl Drop for Executor {
                 drop(runnable);
                 continue;
             }
+            // Delayed calls, and timers of futures kept outside any task. Dropping them (or
+            // the futures above) runs user destructors, which may spawn tasks or start timers:
+            // go round until nothing is left.
+            if local.timers.len() > 0 {
+                local.timers.clear();
+                continue;
+            }
             if local.parked.borrow().is_empty() {
                 break;
             }

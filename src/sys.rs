@@ -17,10 +17,12 @@
 //! # Waking a loop from another thread
 //!
 //! [`Poller::notify`] writes the eventfd once per sleep: an atomic flag keeps further
-//! notifications from writing again until the loop has consumed the first. The loop clears
-//! the flag, then drains the eventfd, then looks at its remote queue; a notification racing
-//! with that either lands before the drain (its work is then visible to the loop) or makes a
-//! new edge that ends the next wait.
+//! notifications from writing again until the loop has consumed the first. The loop drains
+//! the eventfd, *then* clears the flag (a read-modify-write), then looks at its remote queue.
+//! A notification that still finds the flag set has its work made visible to the loop by that
+//! swap; one that finds it cleared writes again and makes a new edge. (The other order loses
+//! wakeups for good: a notify between clearing and draining has its write drained away, and
+//! leaves the flag set with nothing left to read, so no later notify writes again.)
 
 use std::fmt;
 use std::io;
@@ -111,12 +113,12 @@ impl Poller {
         }
     }
 
-    /// Consumes a notification (the eventfd reported readable).
+    /// Consumes a notification (the eventfd reported readable): drain, then clear the flag.
     fn clear_notification(&self) {
-        self.notified.store(false, Ordering::SeqCst);
         let mut count = [0u8; 8];
-        // EAGAIN if a racing reader got there first: nothing left to clear.
+        // EAGAIN only if nothing is left to drain.
         let _ = rustix::io::read(&self.notifier, &mut count);
+        self.notified.swap(false, Ordering::AcqRel);
     }
 }
 

@@ -412,6 +412,103 @@ fn many_cross_thread_wakes() {
     assert_eq!(finished, TASKS);
 }
 
+/// Another thread wakes the `block_on` future twice per round, the second wake racing the
+/// loop's handling of the first, and waits for the loop to answer. A wakeup lost in that race
+/// (the loop asleep with a wake pending) would stall a round: the loop's own timer then ends
+/// the test with a failure instead of a hang.
+#[test]
+fn cross_thread_wakes_racing_the_loop_are_never_lost() {
+    const ROUNDS: u64 = 30_000;
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stuck = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let slot: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
+    let helper = {
+        let (polls, stuck, done, slot) = (polls.clone(), stuck.clone(), done.clone(), slot.clone());
+        thread::spawn(move || {
+            let waker = loop {
+                if let Some(w) = slot.lock().unwrap().clone() {
+                    break w;
+                }
+                thread::yield_now();
+            };
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            for _ in 0..ROUNDS {
+                let seen = polls.load(Ordering::SeqCst);
+                waker.wake_by_ref();
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                for _ in 0..seed % 20_000 {
+                    std::hint::spin_loop();
+                }
+                waker.wake_by_ref();
+                let start = std::time::Instant::now();
+                while polls.load(Ordering::SeqCst) == seen {
+                    if start.elapsed() > Duration::from_secs(5) {
+                        stuck.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    std::hint::spin_loop();
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+            waker.wake();
+        })
+    };
+    let finished = looplet::block_on(looplet::timeout(
+        Duration::from_secs(120),
+        poll_fn(|cx| {
+            polls.fetch_add(1, Ordering::SeqCst);
+            slot.lock()
+                .unwrap()
+                .get_or_insert_with(|| cx.waker().clone());
+            if done.load(Ordering::SeqCst) || stuck.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }),
+    ));
+    helper.join().unwrap();
+    assert!(
+        !stuck.load(Ordering::SeqCst),
+        "a cross-thread wake was lost"
+    );
+    assert!(finished.is_ok() && done.load(Ordering::SeqCst));
+}
+
+/// Destructors that run while an executor is dropped may spawn tasks (whose destructors spawn
+/// again) or start timers: all of it is dropped on the loop's thread, nothing aborts.
+#[test]
+fn destructors_that_spawn_during_executor_drop_are_handled() {
+    struct SpawnOnDrop(Rc<Cell<usize>>, u32);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+            if self.1 > 0 {
+                let next = SpawnOnDrop(self.0.clone(), self.1 - 1);
+                looplet::spawn(async move {
+                    let _next = next;
+                    pending::<()>().await
+                })
+                .detach();
+                let later = SpawnOnDrop(self.0.clone(), 0);
+                looplet::call_later(Duration::from_secs(3600), move || drop(later));
+            }
+        }
+    }
+    let dropped = Rc::new(Cell::new(0));
+    let ex = Executor::new();
+    let guard = SpawnOnDrop(dropped.clone(), 3);
+    ex.block_on(async move {
+        looplet::call_later(Duration::from_secs(3600), move || drop(guard));
+    });
+    drop(ex);
+    // The first guard, three spawned generations, and a timer-held guard for each.
+    assert_eq!(dropped.get(), 1 + 3 + 3);
+}
+
 /// A waker that outlives its executor does nothing harmful, on any thread.
 #[test]
 fn a_waker_fired_after_the_executor_is_dropped_is_harmless() {
