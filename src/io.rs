@@ -130,7 +130,7 @@ impl<T: AsFd> Async<T> {
     /// ```
     pub fn into_inner(mut self) -> io::Result<T> {
         let io = self.io.take().expect("io is present until into_inner");
-        self.source.deregister(io.as_fd());
+        let _ = self.source.deregister(io.as_fd());
         Ok(io)
     }
 
@@ -325,7 +325,7 @@ impl<T: AsFd> Drop for Async<T> {
     fn drop(&mut self) {
         if let Some(io) = &self.io {
             // Out of the poller before the fd closes (when `io` drops after this).
-            self.source.deregister(io.as_fd());
+            let _ = self.source.deregister(io.as_fd());
         }
     }
 }

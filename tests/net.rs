@@ -436,6 +436,38 @@ fn a_socket_moves_to_the_loop_that_uses_it() -> io::Result<()> {
     Ok(())
 }
 
+/// A task on one loop waits on a socket; a nested loop briefly waits on the same socket,
+/// which moves it to the nested loop's epoll. The first task must still be woken when data
+/// arrives: the move wakes it, and its next wait takes the socket back.
+#[test]
+fn a_socket_moved_by_a_nested_loop_still_wakes_its_first_waiter() -> io::Result<()> {
+    let outer = Executor::new();
+    let (a, mut peer) = UnixStream::pair()?;
+    let a = Rc::new(a);
+    let reader = {
+        let a = a.clone();
+        outer.spawn(async move {
+            let mut buf = [0u8; 16];
+            (&*a).read(&mut buf).await
+        })
+    };
+    let read = outer.block_on(async {
+        looplet::yield_now().await; // the reader parks, registered with the outer loop
+        let inner = Executor::new();
+        let mut probe = [0u8; 1];
+        let moved = inner.block_on(looplet::timeout(
+            Duration::from_millis(10),
+            (&*a).read(&mut probe),
+        ));
+        assert!(moved.is_err(), "nothing to read yet");
+        peer.write_all(b"hello").await?;
+        io::Result::Ok(looplet::timeout(Duration::from_secs(30), reader).await)
+    })?;
+    let n = read.expect("the first waiter was woken")?;
+    assert_eq!(n, 5);
+    Ok(())
+}
+
 #[test]
 fn io_with_no_loop_running_is_an_error_not_a_hang() -> io::Result<()> {
     let (a, _b) = UnixStream::pair()?;
