@@ -592,8 +592,6 @@ impl Drop for Executor {
             // marked it scheduled and is about to push it into the remote queue.
             std::thread::yield_now();
         }
-        // Delayed calls, and timers of futures kept outside any task.
-        local.timers.clear();
     }
 }
 
