@@ -26,7 +26,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -258,11 +258,5 @@ impl fmt::Debug for Waiter {
         f.debug_struct("Waiter")
             .field("armed", &self.armed)
             .finish_non_exhaustive()
-    }
-}
-
-impl AsFd for Poller {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.epoll.as_fd()
     }
 }
