@@ -61,6 +61,7 @@ use futures_core::{FusedStream, Stream};
 /// assert!(tx.try_send(3).is_err()); // full
 /// # drop(rx);
 /// ```
+#[track_caller]
 pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     assert!(
         capacity > 0,

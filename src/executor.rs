@@ -24,9 +24,10 @@ use pin_project_lite::pin_project;
 
 use crate::reactor::Reactor;
 use crate::slab::{Key, Slab};
-use crate::sys::Poller;
-use crate::task::{SpawnError, SpawnErrorKind, Task};
+use crate::sys::Notifier;
+use crate::task::{Outcome, SpawnError, SpawnErrorKind, Task};
 use crate::time::Timers;
+use crate::unwind::{catch, run_guarded};
 
 /// How many jobs (task polls, or polls of the `block_on` future) the loop runs before it looks
 /// outside the run queue again.
@@ -35,7 +36,9 @@ use crate::time::Timers;
 /// if any task waits on IO, polls the reactor with a zero timeout. So a run queue that never
 /// empties (tasks that keep waking each other, or `yield_now` in a loop) delays IO, timers and
 /// cross-thread wakes by at most this many polls. Smaller costs more housekeeping per task;
-/// 61 is tokio's `event_interval` and measures well here.
+/// 61 is tokio's `event_interval` and measures well here. The count is the loop's, not the
+/// call's: `block_on` and `try_tick` share it, so a loop driven by `try_tick` alone looks
+/// outside just as often.
 const EVENT_INTERVAL: u32 = 61;
 
 thread_local! {
@@ -75,13 +78,16 @@ pub(crate) fn current_rc() -> Option<Rc<Local>> {
 pub(crate) type Runnable = async_task::Runnable<Arc<Shared>>;
 
 /// The part of a loop that other threads touch: where their wakes go.
+///
+/// Every task's waker holds it, so it may outlive the loop: it holds no fd but the eventfd
+/// that wakes the loop (the epoll instance belongs to the loop's [`Reactor`]).
 pub(crate) struct Shared {
     /// Runnables woken on another thread (or on this thread while the loop is not running).
     remote: ConcurrentQueue<Runnable>,
     /// Set when the `block_on` future's waker fires away from the running loop.
     main_woken: AtomicBool,
-    /// The loop's epoll instance; `notify` wakes a loop that sleeps in it.
-    pub(crate) poller: Poller,
+    /// Wakes the loop if it sleeps in its poller.
+    notifier: Notifier,
 }
 
 impl Shared {
@@ -111,7 +117,7 @@ impl Shared {
             return;
         }
         // Nothing useful to do if the eventfd write fails: the loop is then already awake.
-        shared.poller.notify();
+        shared.notifier.notify();
     }
 }
 
@@ -131,7 +137,7 @@ impl Wake for Shared {
         });
         if !queued {
             self.main_woken.store(true, Ordering::Release);
-            self.poller.notify();
+            self.notifier.notify();
         }
     }
 }
@@ -156,6 +162,8 @@ pub(crate) struct Local {
     parked: RefCell<Slab<Waker>>,
     /// Whether `block_on` or `try_tick` is running this loop right now.
     running: Cell<bool>,
+    /// Jobs run since the loop last looked outside its run queue (see [`EVENT_INTERVAL`]).
+    jobs: Cell<u32>,
     pub(crate) reactor: Reactor,
     pub(crate) timers: Timers,
 }
@@ -168,10 +176,9 @@ impl Local {
     {
         let (runnable, task) = async_task::Builder::new()
             .metadata(self.shared.clone())
-            .propagate_panic(true)
             .spawn_local(
                 move |_| Tracked {
-                    future,
+                    future: Some(future),
                     parked: None,
                 },
                 Shared::schedule,
@@ -217,10 +224,22 @@ impl Local {
         }
     }
 
+    /// Counts a job run; every [`EVENT_INTERVAL`] jobs, looks outside the run queue without
+    /// sleeping. `block_on` and `try_tick` both call it after every job.
+    fn job_done(&self) {
+        let jobs = self.jobs.get() + 1;
+        if jobs == EVENT_INTERVAL {
+            self.jobs.set(0);
+            self.turn(false);
+        } else {
+            self.jobs.set(jobs);
+        }
+    }
+
     /// Waits in the reactor (until `deadline`, or not at all unless `block`), then takes in
     /// what arrived meanwhile: cross-thread wakes and due timers.
     fn park(&self, deadline: Option<Instant>, block: bool) {
-        if let Err(err) = self.reactor.wait(&self.shared.poller, deadline, block) {
+        if let Err(err) = self.reactor.wait(&self.shared.notifier, deadline, block) {
             // EINTR is retried; anything else means the epoll instance is unusable and the
             // loop cannot make progress.
             panic!("looplet: waiting on the poller failed: {err}");
@@ -231,19 +250,30 @@ impl Local {
 }
 
 pin_project! {
-    /// Every task's future, wrapped so that a task that parks is known to the executor.
+    /// Every task's future, wrapped so that a task that parks is known to the executor, and so
+    /// that no panic of the user's future escapes into the loop or into async-task (which
+    /// aborts the process on a panic in a future's destructor or an output's).
     ///
     /// A task that completes on its first poll never touches the registry; one that returns
     /// `Pending` registers its waker once and removes it when its future is dropped.
+    ///
+    /// The user's future is dropped here, in place, never by async-task: on completion inside
+    /// the poll (a panicking destructor then counts as the task's panic), and on cancellation
+    /// (its `Task` dropped, or its executor) in `drop`, under a guard that reports the panic
+    /// the way a detached task's is reported.
     struct Tracked<F> {
         #[pin]
-        future: F,
+        future: Option<F>,
         parked: Option<(Rc<Local>, Key)>,
     }
 
     impl<F> PinnedDrop for Tracked<F> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some((local, key)) = this.project().parked.take() {
+            let mut this = this.project();
+            if this.future.is_some() {
+                run_guarded(|| this.future.set(None));
+            }
+            if let Some((local, key)) = this.parked.take() {
                 let waker = local.parked.borrow_mut().remove(key);
                 drop(waker);
             }
@@ -252,19 +282,44 @@ pin_project! {
 }
 
 impl<F: Future> Future for Tracked<F> {
-    type Output = F::Output;
+    type Output = Outcome<F::Output>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<F::Output>> {
         let this = self.project();
-        let poll = this.future.poll(cx);
-        if poll.is_pending()
-            && this.parked.is_none()
-            && let Some(local) = current_rc()
-        {
-            let key = local.parked.borrow_mut().insert(cx.waker().clone());
-            *this.parked = Some((local, key));
-        }
-        poll
+        let mut future = this.future;
+        let polled = catch(|| {
+            let poll = future
+                .as_mut()
+                .as_pin_mut()
+                .expect("async-task never polls a finished task")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped in place, now: a panic in its destructor is the task's panic.
+                future.set(None);
+            }
+            poll
+        });
+        let output = match polled {
+            Ok(Poll::Pending) => {
+                if this.parked.is_none()
+                    && let Some(local) = current_rc()
+                {
+                    let key = local.parked.borrow_mut().insert(cx.waker().clone());
+                    *this.parked = Some((local, key));
+                }
+                return Poll::Pending;
+            }
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => {
+                // What is left of a future that panicked is dropped here; a second panic, in
+                // its destructor, is reported and dropped: the first one is the task's.
+                if future.is_some() {
+                    run_guarded(|| future.set(None));
+                }
+                Err(payload)
+            }
+        };
+        Poll::Ready(Outcome::new(output))
     }
 }
 
@@ -276,11 +331,30 @@ struct Enter<'a> {
 }
 
 impl<'a> Enter<'a> {
+    /// For `block_on`.
+    ///
+    /// # Panics
+    ///
+    /// If any loop is running on this thread (see [`Executor::block_on`]).
+    #[track_caller]
+    fn block_on(local: &'a Rc<Local>) -> Enter<'a> {
+        if with_current(|current| current.is_some_and(|c| c.running.get())) {
+            panic!(
+                "looplet: block_on cannot be called from a running event loop (asyncio: \
+                 'cannot be called from a running event loop'): it would stall every task of \
+                 the loop already running on this thread until it returned. Inside a task, \
+                 spawn the future with looplet::spawn and await its Task, or just await it"
+            );
+        }
+        Enter::run(local)
+    }
+
     /// For `block_on` and `try_tick`.
     ///
     /// # Panics
     ///
     /// If this loop is already running on this thread.
+    #[track_caller]
     fn run(local: &'a Rc<Local>) -> Enter<'a> {
         if local.running.replace(true) {
             panic!(
@@ -367,10 +441,14 @@ impl Executor {
     /// let ex = looplet::Executor::new();
     /// assert_eq!(ex.block_on(async { 5 }), 5);
     /// ```
+    #[track_caller]
     pub fn new() -> Executor {
-        Executor::try_new().unwrap_or_else(|err| {
-            panic!("looplet: cannot create the loop's poller (epoll, eventfd, timerfd): {err}")
-        })
+        match Executor::try_new() {
+            Ok(executor) => executor,
+            Err(err) => {
+                panic!("looplet: cannot create the loop's poller (epoll, eventfd, timerfd): {err}")
+            }
+        }
     }
 
     /// Creates an executor, or returns why its poller could not be created.
@@ -391,9 +469,9 @@ impl Executor {
         let shared = Arc::new(Shared {
             remote: ConcurrentQueue::unbounded(),
             main_woken: AtomicBool::new(false),
-            poller: Poller::new()?,
+            notifier: Notifier::new()?,
         });
-        let reactor = Reactor::new(&shared.poller)?;
+        let reactor = Reactor::new(&shared.notifier)?;
         Ok(Executor {
             local: Rc::new(Local {
                 queue: RefCell::new(VecDeque::new()),
@@ -401,6 +479,7 @@ impl Executor {
                 shared,
                 parked: RefCell::new(Slab::new()),
                 running: Cell::new(false),
+                jobs: Cell::new(0),
                 reactor,
                 timers: Timers::new(),
             }),
@@ -453,14 +532,15 @@ impl Executor {
     /// Tasks still pending when `future` completes stay in the executor; they run again at the
     /// next `block_on`, and are dropped with the executor.
     ///
-    /// Another executor's `block_on` may be called from inside a task (it runs that executor
-    /// to completion, blocking this one meanwhile).
-    ///
     /// # Panics
     ///
-    /// If called while this same executor is already running on this thread (from one of its
-    /// own tasks): that would deadlock. A panic in `future` itself propagates to the caller;
-    /// panics in spawned tasks do not (see [`Task`]).
+    /// If a loop (this one or another) is already running on this thread, that is, if called
+    /// from inside a task or the `block_on` future of a running loop: asyncio and tokio refuse
+    /// this too. Running a second loop there would stall every task of the first until it
+    /// returned, and deadlock a first-loop task that the second waited for. The panic unwinds
+    /// through the calling task like any panic; the thread can run a loop again afterwards. A
+    /// panic in `future` itself propagates to the caller; panics in spawned tasks do not (see
+    /// [`Task`]).
     ///
     /// # Examples
     ///
@@ -472,14 +552,14 @@ impl Executor {
     /// // ... and its output is still there for the second.
     /// assert_eq!(ex.block_on(async { background.await + 2 }), 42);
     /// ```
+    #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _enter = Enter::run(&self.local);
+        let _enter = Enter::block_on(&self.local);
         let local = &*self.local;
         let waker = Waker::from(local.shared.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         local.schedule_main();
-        let mut polls = 0;
         loop {
             let job = local.queue.borrow_mut().pop_front();
             match job {
@@ -493,16 +573,12 @@ impl Executor {
                     }
                 }
                 None => {
-                    polls = 0;
+                    local.jobs.set(0);
                     local.turn(true);
                     continue;
                 }
             }
-            polls += 1;
-            if polls == EVENT_INTERVAL {
-                polls = 0;
-                local.turn(false);
-            }
+            local.job_done();
         }
     }
 
@@ -510,7 +586,9 @@ impl Executor {
     ///
     /// If the run queue is empty it first looks outside without waiting: wakes from other
     /// threads, due timers, and ready IO. Returns whether a task ran, so
-    /// `while ex.try_tick() {}` runs everything that can run right now.
+    /// `while ex.try_tick() {}` runs everything that can run right now. Like `block_on`, it
+    /// also looks outside every 61 jobs, counted across calls, so a loop driven only by
+    /// `try_tick` whose queue never empties still fires its timers and sees its IO.
     ///
     /// # Panics
     ///
@@ -525,10 +603,12 @@ impl Executor {
     /// assert!(task.is_finished());
     /// assert!(!ex.try_tick());
     /// ```
+    #[track_caller]
     pub fn try_tick(&self) -> bool {
         let _enter = Enter::run(&self.local);
         let local = &*self.local;
         if local.queue.borrow().is_empty() {
+            local.jobs.set(0);
             local.turn(false);
         }
         loop {
@@ -536,6 +616,7 @@ impl Executor {
             match job {
                 Some(Job::Task(runnable)) => {
                     runnable.run();
+                    local.job_done();
                     return true;
                 }
                 // Left behind by a `block_on` whose future was woken as it completed.
@@ -650,13 +731,15 @@ impl Handle {
     ///     assert_eq!(handle.spawn(async { 1 }).await, 1);
     /// });
     /// ```
+    #[track_caller]
     pub fn current() -> Handle {
-        Handle::try_current().unwrap_or_else(|| {
-            panic!(
+        match Handle::try_current() {
+            Some(handle) => handle,
+            None => panic!(
                 "looplet: Handle::current() called with no loop running on this thread; call it \
                  from code running inside looplet::block_on"
-            )
-        })
+            ),
+        }
     }
 
     /// A handle to the loop running on this thread, or `None` if there is none.
@@ -688,13 +771,16 @@ impl Handle {
     /// let handle = ex.handle();
     /// assert_eq!(ex.block_on(handle.spawn(async { 2 })), 2);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.try_spawn(future)
-            .unwrap_or_else(|err| panic!("looplet: Handle::spawn failed: {err}"))
+        match self.try_spawn(future) {
+            Ok(task) => task,
+            Err(err) => panic!("looplet: Handle::spawn failed: {err}"),
+        }
     }
 
     /// Spawns a task onto the handle's executor, or hands the future back if it is gone.
@@ -739,7 +825,8 @@ impl fmt::Debug for Handle {
 ///
 /// # Panics
 ///
-/// If the loop's poller cannot be created (out of file descriptors), and if `future` panics.
+/// If the loop's poller cannot be created (out of file descriptors), if a loop is already
+/// running on this thread (see [`Executor::block_on`]), and if `future` panics.
 ///
 /// # Examples
 ///
@@ -751,6 +838,7 @@ impl fmt::Debug for Handle {
 /// });
 /// assert_eq!(answer, 42);
 /// ```
+#[track_caller]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     Executor::new().block_on(future)
 }
@@ -775,12 +863,16 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
 ///
 /// assert_eq!(looplet::block_on(library_code()), 42);
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> Task<F::Output>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    try_spawn(future).unwrap_or_else(|err| panic!("looplet::spawn: {err}"))
+    match try_spawn(future) {
+        Ok(task) => task,
+        Err(err) => panic!("looplet::spawn: {err}"),
+    }
 }
 
 /// Spawns a task onto the loop running on this thread, or hands the future back.

@@ -8,10 +8,13 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
 
+use futures_core::FusedFuture;
 use futures_io::{AsyncRead, AsyncWrite};
+use rustix::fs::OFlags;
 
-use crate::reactor::{READ, Source, WRITE};
+use crate::reactor::{Kind, READ, Source, WRITE};
 use crate::slab::Key;
+use crate::sys;
 
 /// An IO object (a socket, a pipe: anything with a file descriptor) driven by the loop.
 ///
@@ -22,6 +25,28 @@ use crate::slab::Key;
 /// error is retried too, never returned). `Async<T>` implements
 /// [`AsyncRead`]/[`AsyncWrite`] when `T` implements `Read`/`Write`, and so does `&Async<T>`
 /// when `&T` does, so one task can read while another writes.
+///
+/// # What kind of fd
+///
+/// [`Async::new`] learns once what the fd is (`fstat`, and the socket type and family), and
+/// that decides two things. Writes to a stream socket (TCP or Unix) go out through
+/// `send`/`sendmsg` with `MSG_NOSIGNAL` on the fd rather than `T`'s `Write`, vectored writes
+/// included, so a peer that has gone gives `BrokenPipe` and never a `SIGPIPE` (which kills a
+/// process that does not ignore it, such as a C host). And whether a short read or write means
+/// that the kernel buffer is drained or full (TCP sockets and pipes: yes; Unix stream sockets:
+/// for writes only; datagrams, terminals and the rest: no), which saves a failing syscall per
+/// message where it holds.
+///
+/// # Blocking mode
+///
+/// The fd's file description is switched to non-blocking mode, and every process that shares
+/// it (a shell sharing your terminal, siblings sharing a pipe) sees that mode while the `Async`
+/// lives. So for anything but a socket, the `Async` puts the mode back as it found it when it
+/// is dropped or unwrapped with [`into_inner`](Async::into_inner). A process that exits without
+/// dropping it (`std::process::exit`, a crash) leaves the mode switched: for the process's
+/// standard input and output, prefer the blocking-pool based stdio types, which never touch the
+/// mode. A socket stays non-blocking (its fd is rarely shared, and switching it back on every
+/// close would cost a syscall per connection).
 ///
 /// # Which loop
 ///
@@ -37,6 +62,38 @@ use crate::slab::Key;
 /// [`writable`] complete when the loop believes the direction is ready; that belief can be
 /// stale, so they may complete spuriously: the next operation may still return `WouldBlock`.
 /// Use [`read_with`](Async::read_with) / [`write_with`](Async::write_with), which handle that.
+///
+/// A readiness that `readable()` has handed out is not trusted twice: unless an event or one of
+/// looplet's own operations has refreshed it since, the next `readable()` asks the kernel
+/// (a zero-timeout `poll(2)`) and waits for the next event if the fd is not ready after all.
+/// So the pattern below, which does its own `read` and sees `WouldBlock` where looplet cannot,
+/// parks instead of spinning:
+///
+/// ```
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::os::unix::net::UnixStream;
+/// use looplet::Async;
+///
+/// looplet::block_on(async {
+///     let (mut a, b) = UnixStream::pair()?;
+///     let b = Async::new(b)?;
+///     let writer = looplet::spawn(async move {
+///         looplet::sleep(std::time::Duration::from_millis(5)).await;
+///         a.write_all(b"late")
+///     });
+///     let mut buf = [0; 4];
+///     let n = loop {
+///         b.readable().await?;
+///         match b.get_ref().read(&mut buf) {
+///             Err(e) if e.kind() == ErrorKind::WouldBlock => continue, // parks, no spin
+///             other => break other?,
+///         }
+///     };
+///     assert_eq!(&buf[..n], b"late");
+///     writer.await
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 ///
 /// [`readable`]: Async::readable
 /// [`writable`]: Async::writable
@@ -63,14 +120,18 @@ pub struct Async<T: AsFd> {
     source: Rc<Source>,
     /// Always `Some` until `into_inner` takes it.
     io: Option<T>,
+    /// [`Async::new`] switched a non-socket fd from blocking mode: switch it back at the end.
+    restore_blocking: bool,
 }
 
 impl<T: AsFd> Async<T> {
-    /// Wraps `io`, switching its fd to non-blocking mode.
+    /// Wraps `io`, switching its fd to non-blocking mode (see
+    /// [Blocking mode](Async#blocking-mode)) and learning what kind of fd it is (see
+    /// [What kind of fd](Async#what-kind-of-fd)).
     ///
     /// # Errors
     ///
-    /// If the fd cannot be switched to non-blocking mode.
+    /// If the fd's flags cannot be read or it cannot be switched to non-blocking mode.
     ///
     /// # Examples
     ///
@@ -83,16 +144,24 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn new(io: T) -> io::Result<Async<T>> {
-        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
-        Ok(Async::new_nonblocking(io, false))
+        let fd = io.as_fd();
+        let kind = Kind::of(fd);
+        let flags = rustix::fs::fcntl_getfl(fd)?;
+        let was_blocking = !flags.contains(OFlags::NONBLOCK);
+        if was_blocking {
+            rustix::fs::fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
+        }
+        let mut wrapped = Async::new_nonblocking(io, kind);
+        wrapped.restore_blocking = was_blocking && !kind.is_socket();
+        Ok(wrapped)
     }
 
-    /// Wraps an fd that is already non-blocking. `stream`: a short read or write means the
-    /// kernel buffer was drained or filled (stream sockets).
-    pub(crate) fn new_nonblocking(io: T, stream: bool) -> Async<T> {
+    /// Wraps an fd that is already non-blocking, of a known kind.
+    pub(crate) fn new_nonblocking(io: T, kind: Kind) -> Async<T> {
         Async {
-            source: Source::new(stream),
+            source: Source::new(kind),
             io: Some(io),
+            restore_blocking: false,
         }
     }
 
@@ -112,11 +181,14 @@ impl<T: AsFd> Async<T> {
         self.io.as_ref().expect("io is present until into_inner")
     }
 
-    /// Unwraps the IO object, removing it from the loop (it stays non-blocking).
+    /// Unwraps the IO object, removing it from the loop.
+    ///
+    /// A socket stays non-blocking; any other fd that [`Async::new`] switched goes back to
+    /// blocking mode (see [Blocking mode](Async#blocking-mode)).
     ///
     /// # Errors
     ///
-    /// None today; the `Result` leaves room for platforms where removal can fail.
+    /// If the fd cannot be switched back to blocking mode (the `Async` is consumed either way).
     ///
     /// # Examples
     ///
@@ -131,6 +203,9 @@ impl<T: AsFd> Async<T> {
     pub fn into_inner(mut self) -> io::Result<T> {
         let io = self.io.take().expect("io is present until into_inner");
         let _ = self.source.deregister(io.as_fd());
+        if self.restore_blocking {
+            rustix::io::ioctl_fionbio(io.as_fd(), false)?;
+        }
         Ok(io)
     }
 
@@ -139,6 +214,8 @@ impl<T: AsFd> Async<T> {
     }
 
     /// Waits until the fd may be readable (see [Readiness](Async#readiness)).
+    ///
+    /// Every task waiting on `readable()` is woken when the fd becomes readable.
     ///
     /// # Errors
     ///
@@ -165,6 +242,7 @@ impl<T: AsFd> Async<T> {
             io: self,
             direction: READ,
             waiter: None,
+            done: false,
         }
     }
 
@@ -191,31 +269,43 @@ impl<T: AsFd> Async<T> {
             io: self,
             direction: WRITE,
             waiter: None,
+            done: false,
         }
     }
 
     /// The low-level form of [`Async::readable`], for the task polling it (one task per
-    /// direction: a second task polling the same direction replaces the first's waker).
+    /// direction: a second task polling the same direction replaces the first's waker). It
+    /// hands out readiness as `readable()` does (see [Readiness](Async#readiness)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`Async::readable`].
     ///
     /// # Examples
     ///
     /// ```
     /// use std::future::poll_fn;
+    /// use std::io::Write;
     /// use std::os::unix::net::UnixStream;
     ///
     /// looplet::block_on(async {
-    ///     let (a, _b) = UnixStream::pair()?;
-    ///     let a = looplet::Async::new(a)?;
-    ///     poll_fn(|cx| a.poll_writable(cx)).await?;
+    ///     let (mut a, b) = UnixStream::pair()?;
+    ///     let b = looplet::Async::new(b)?;
+    ///     a.write_all(b"x")?;
+    ///     poll_fn(|cx| b.poll_readable(cx)).await?;
     ///     std::io::Result::Ok(())
     /// })?;
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_io_ready(READ, self.fd(), cx)
+        self.source.poll_user_ready(READ, self.fd(), cx)
     }
 
     /// The low-level form of [`Async::writable`]; see [`Async::poll_readable`].
+    ///
+    /// # Errors
+    ///
+    /// As for [`Async::readable`].
     ///
     /// # Examples
     ///
@@ -232,7 +322,7 @@ impl<T: AsFd> Async<T> {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_io_ready(WRITE, self.fd(), cx)
+        self.source.poll_user_ready(WRITE, self.fd(), cx)
     }
 
     /// Runs a non-blocking read-side operation until it does not return `WouldBlock`.
@@ -295,26 +385,31 @@ impl<T: AsFd> Async<T> {
         direction: usize,
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
-        std::future::poll_fn(|cx| self.poll_with(direction, cx, &mut op, |_| false)).await
+        std::future::poll_fn(|cx| self.poll_with(direction, cx, &mut op, |_| None)).await
     }
 
     /// Polls `op` in `direction`: runs it while the direction may be ready, waits otherwise.
-    /// `short` says whether a result means the kernel buffer is now drained or full.
+    /// `transfer` gives `(done, wanted)` for a byte transfer (see [`Source::retry`]).
     pub(crate) fn poll_with<R>(
         &self,
         direction: usize,
         cx: &mut Context<'_>,
         mut op: impl FnMut(&T) -> io::Result<R>,
-        short: impl Fn(&R) -> bool,
+        transfer: impl Fn(&R) -> Option<(usize, usize)>,
     ) -> Poll<io::Result<R>> {
         let mut io = self.get_ref();
-        poll_mut(&self.source, &mut io, direction, cx, |io| op(io), short)
+        poll_mut(&self.source, &mut io, direction, cx, |io| op(io), transfer)
     }
 
     /// Makes the next wait in `direction` wait for a fresh event (for example after starting
     /// a non-blocking connect, whose completion is signalled by writability).
     pub(crate) fn clear_ready(&self, direction: usize) {
         self.source.directions[direction].clear_ready();
+    }
+
+    /// What kind of fd this is.
+    pub(crate) fn kind(&self) -> Kind {
+        self.source.kind
     }
 }
 
@@ -326,6 +421,10 @@ impl<T: AsFd> Drop for Async<T> {
         if let Some(io) = &self.io {
             // Out of the poller before the fd closes (when `io` drops after this).
             let _ = self.source.deregister(io.as_fd());
+            if self.restore_blocking {
+                // Nothing to do if it fails: the fd is about to close.
+                let _ = rustix::io::ioctl_fionbio(io.as_fd(), false);
+            }
         }
     }
 }
@@ -342,12 +441,29 @@ impl<T: AsFd + fmt::Debug> fmt::Debug for Async<T> {
 /// The future of [`Async::readable`] and [`Async::writable`].
 ///
 /// Every task waiting on the same direction of the same fd is woken when it becomes ready.
+/// It is a [`FusedFuture`].
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+///
+/// looplet::block_on(async {
+///     let (a, _b) = UnixStream::pair()?;
+///     let a = looplet::Async::new(a)?;
+///     let ready: looplet::Ready<'_, UnixStream> = a.writable();
+///     ready.await?;
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Ready<'a, T: AsFd> {
     io: &'a Async<T>,
     direction: usize,
     /// Our place among the direction's waiters.
     waiter: Option<Key>,
+    done: bool,
 }
 
 impl<T: AsFd> Future for Ready<'_, T> {
@@ -355,9 +471,18 @@ impl<T: AsFd> Future for Ready<'_, T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        this.io
-            .source
-            .poll_waiter_ready(this.direction, this.io.fd(), &mut this.waiter, cx)
+        let poll =
+            this.io
+                .source
+                .poll_waiter_ready(this.direction, this.io.fd(), &mut this.waiter, cx);
+        this.done = poll.is_ready();
+        poll
+    }
+}
+
+impl<T: AsFd> FusedFuture for Ready<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.done
     }
 }
 
@@ -377,26 +502,16 @@ impl<T: AsFd> fmt::Debug for Ready<'_, T> {
     }
 }
 
-/// Reads through `read`; on a stream, a short read means the receive buffer is drained.
-fn poll_read_with<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    want: usize,
-    read: impl FnMut(&T) -> io::Result<usize>,
-) -> Poll<io::Result<usize>> {
-    io.poll_with(READ, cx, read, |&n| n > 0 && n < want)
-}
-
-fn poll_write_with<T: AsFd>(
-    io: &Async<T>,
-    cx: &mut Context<'_>,
-    want: usize,
-    write: impl FnMut(&T) -> io::Result<usize>,
-) -> Poll<io::Result<usize>> {
-    io.poll_with(WRITE, cx, write, |&n| n < want)
+/// `(done, wanted)` of a byte transfer, for the short-transfer rule.
+fn transferred(want: usize) -> impl Fn(&usize) -> Option<(usize, usize)> {
+    move |&n| Some((n, want))
 }
 
 fn total_len(bufs: &[IoSlice<'_>]) -> usize {
+    bufs.iter().map(|b| b.len()).sum()
+}
+
+fn total_len_mut(bufs: &[IoSliceMut<'_>]) -> usize {
     bufs.iter().map(|b| b.len()).sum()
 }
 
@@ -410,7 +525,7 @@ where
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
         let want = buf.len();
-        poll_read_with(*self, cx, want, |mut io| io.read(buf))
+        self.poll_with(READ, cx, |mut io| io.read(buf), transferred(want))
     }
 
     fn poll_read_vectored(
@@ -418,8 +533,8 @@ where
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let want = bufs.iter().map(|b| b.len()).sum();
-        poll_read_with(*self, cx, want, |mut io| io.read_vectored(bufs))
+        let want = total_len_mut(bufs);
+        self.poll_with(READ, cx, |mut io| io.read_vectored(bufs), transferred(want))
     }
 }
 
@@ -432,7 +547,17 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        poll_write_with(*self, cx, buf.len(), |mut io| io.write(buf))
+        let this: &Async<T> = *self;
+        let socket = this.kind().is_stream_socket();
+        this.poll_with(
+            WRITE,
+            cx,
+            |mut io| match socket {
+                true => sys::send(io.as_fd(), buf),
+                false => io.write(buf),
+            },
+            transferred(buf.len()),
+        )
     }
 
     fn poll_write_vectored(
@@ -440,11 +565,23 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        poll_write_with(*self, cx, total_len(bufs), |mut io| io.write_vectored(bufs))
+        let this: &Async<T> = *self;
+        let socket = this.kind().is_stream_socket();
+        this.poll_with(
+            WRITE,
+            cx,
+            |mut io| match socket {
+                true => sys::send_vectored(io.as_fd(), bufs),
+                false => io.write_vectored(bufs),
+            },
+            transferred(total_len(bufs)),
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_with(WRITE, cx, |mut io| io.flush(), |_| false)
+        let this: &Async<T> = *self;
+        let mut io = this.get_ref();
+        poll_flush_with(&this.source, &mut io, cx, |io| io.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -468,8 +605,20 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
             READ,
             cx,
             |io| io.read(buf),
-            |&n| n > 0 && n < want,
+            transferred(want),
         )
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let want = total_len_mut(bufs);
+        let this = &mut *self;
+        let io = this.io.as_mut().expect("io is present until into_inner");
+        let read = |io: &mut T| io.read_vectored(bufs);
+        poll_mut(&this.source, io, READ, cx, read, transferred(want))
     }
 }
 
@@ -480,21 +629,41 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        let socket = this.source.kind.is_stream_socket();
         let io = this.io.as_mut().expect("io is present until into_inner");
+        let write = |io: &mut T| match socket {
+            true => sys::send(io.as_fd(), buf),
+            false => io.write(buf),
+        };
+        poll_mut(&this.source, io, WRITE, cx, write, transferred(buf.len()))
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let socket = this.source.kind.is_stream_socket();
+        let io = this.io.as_mut().expect("io is present until into_inner");
+        let write = |io: &mut T| match socket {
+            true => sys::send_vectored(io.as_fd(), bufs),
+            false => io.write_vectored(bufs),
+        };
         poll_mut(
             &this.source,
             io,
             WRITE,
             cx,
-            |io| io.write(buf),
-            |&n| n < buf.len(),
+            write,
+            transferred(total_len(bufs)),
         )
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         let io = this.io.as_mut().expect("io is present until into_inner");
-        poll_mut(&this.source, io, WRITE, cx, |io| io.flush(), |_| false)
+        poll_flush_with(&this.source, io, cx, |io| io.flush())
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -509,13 +678,30 @@ fn poll_mut<T: AsFd, R>(
     direction: usize,
     cx: &mut Context<'_>,
     mut op: impl FnMut(&mut T) -> io::Result<R>,
-    short: impl Fn(&R) -> bool,
+    transfer: impl Fn(&R) -> Option<(usize, usize)>,
 ) -> Poll<io::Result<R>> {
     loop {
         ready!(source.poll_io_ready(direction, io.as_fd(), cx))?;
         let result = op(io);
-        if !source.retry(direction, &result, &short) {
+        if !source.retry(direction, &result, &transfer) {
             return Poll::Ready(result);
         }
+    }
+}
+
+/// Flushes `io`, waiting for writability only if the flush returns `WouldBlock`: most flushes
+/// (every socket's) cannot block, and must not wait for a writable edge first.
+fn poll_flush_with<T: AsFd>(
+    source: &Rc<Source>,
+    io: &mut T,
+    cx: &mut Context<'_>,
+    mut flush: impl FnMut(&mut T) -> io::Result<()>,
+) -> Poll<io::Result<()>> {
+    loop {
+        let result = flush(io);
+        if !source.retry(WRITE, &result, |_| None) {
+            return Poll::Ready(result);
+        }
+        ready!(source.poll_io_ready(WRITE, io.as_fd(), cx))?;
     }
 }

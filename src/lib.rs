@@ -27,7 +27,11 @@
 //!   `call_later`; [`time::Timer`] adds instants and intervals.
 //! - [`channel`] holds bounded and unbounded channels between tasks: the producer/consumer.
 //! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
-//!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
+//!   gevent's patched `socket`. [`Async`] does the same for any file descriptor. Streams
+//!   implement the `futures-io` traits `AsyncRead` and `AsyncWrite`; the methods that use them
+//!   (`read`, `write_all`, `read_to_end`, ...) are the extension traits `AsyncReadExt` and
+//!   `AsyncWriteExt` of the `futures-util` crate, behind its `io` feature
+//!   (`futures-util = { version = "0.3", features = ["io"] }`), or of `futures`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -87,16 +91,21 @@
 //! **How timers are stored.** In a hierarchical timing wheel (Varghese & Lauck): 8 levels of
 //! 64 slots, one tick = 1.024 µs, an `occupied` bitmap per level, so insert and cancel are
 //! O(1) and "when is the next deadline?" is a few `trailing_zeros`. Deadlines round up and
-//! the clock rounds down, so no timer fires early. [`sleep`] and [`timeout`] read no clock:
-//! their entries are staged, and the loop fixes their deadlines at its next clock reading,
-//! once per turn. A timeout around a future that finishes first costs an O(1) insert and
-//! remove; around one that is ready at once, nothing.
+//! the clock rounds down, so no timer fires early. A relative timer ([`sleep`], [`timeout`],
+//! [`call_later`]) reads the clock when it is made and counts from there, so a task that
+//! blocks the loop delays no other task's timer beyond its own block. A timeout around a
+//! future that finishes first costs an O(1) insert and remove; around one that is ready at
+//! once, one clock reading.
 //!
 //! **How IO is waited on.** Each socket is registered once, edge-triggered (with
 //! `EPOLLRDHUP`), with the loop that first waits on it; the loop keeps its readiness in a flag
-//! per direction, cleared when an operation returns `WouldBlock` or a stream transfer comes
-//! back short. A ready socket costs just the syscall that reads or writes it; the loop waits
-//! on epoll only when it has nothing to run, or on its fairness tick. The epoll, eventfd and
+//! per direction, cleared when an operation returns `WouldBlock` or when a transfer comes back
+//! short on an fd where that proves the kernel buffer drained or full (a TCP socket or a pipe,
+//! learnt once per fd). A ready socket costs just the syscall that reads or writes it; the
+//! loop waits on epoll only when it has nothing to run, or on its fairness tick. Readiness
+//! handed to user code by [`Async::readable`] is checked with the kernel before it is handed
+//! out twice, so user code that does its own syscalls cannot spin on a stale flag. Stream
+//! sockets are written with `MSG_NOSIGNAL`: never a `SIGPIPE`. The epoll, eventfd and
 //! timerfd calls sit behind one seam, `sys`, on rustix; Linux is the one platform.
 //!
 //! **What is fair.** The run queue is first in, first out, and the `block_on` future waits in
@@ -104,17 +113,26 @@
 //! every job already waiting. Every 61 jobs the loop looks outside the queue: it moves
 //! cross-thread wakes in, fires due timers, and polls the reactor without blocking if any
 //! source is registered; so a queue that never empties cannot starve timers, IO or other
-//! threads.
+//! threads. The count belongs to the loop, so [`Executor::try_tick`] keeps it too.
+//!
+//! **One loop per thread at a time.** [`block_on`] inside a running loop panics, as asyncio's
+//! `run_until_complete` and tokio's `block_on` refuse to: a second loop there would stall the
+//! first until it returned.
 //!
 //! **Panics.** A task's panic is caught at the task's boundary and resumed in whoever awaits
 //! its [`Task`]; a detached task's panic is printed by the panic hook and dropped; a
-//! [`call_later`] callback's likewise. The loop itself never unwinds because of a task.
+//! [`call_later`] callback's likewise. looplet drops a task's future itself, never leaving it
+//! to async-task (which aborts the process on a panicking destructor): a destructor that
+//! panics when its task is cancelled, or its executor dropped, is reported and dropped the
+//! same way, as is an unread output's, and a panic's payload is dropped under a guard too. The
+//! loop itself never unwinds because of a task.
 //!
 //! **Drop.** Dropping an executor drops every future it still holds on its own thread: queued
 //! tasks, and parked ones (each parked task left its waker in a registry when it first returned
 //! `Pending`), then its timers. After that every task is closed, so a waker that fires later,
-//! on any thread, does nothing. A socket outlives its loop harmlessly, and moves to the next
-//! loop that uses it.
+//! on any thread, does nothing, and keeps only the loop's eventfd open: the epoll instance and
+//! its timerfd close with the loop. A socket, or a timer, outlives its loop harmlessly, and
+//! moves to the next loop that uses it.
 #![warn(
     missing_docs,
     missing_debug_implementations,
@@ -133,6 +151,7 @@ mod slab;
 mod sys;
 mod task;
 pub mod time;
+mod unwind;
 
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
 pub use io::{Async, Ready};

@@ -1,7 +1,7 @@
 //! The reactor: the loop's epoll instance and the sources registered with it.
 //!
 //! The loop sleeps here, in [`Reactor::wait`], when it has nothing to run; an IO event, the
-//! next timer's deadline or a notification from another thread ([`Poller::notify`]) ends the
+//! next timer's deadline or a notification from another thread ([`Notifier::notify`]) ends the
 //! wait. The epoll calls themselves are in [`crate::sys`].
 //!
 //! # Edge-triggered, readiness tracked here
@@ -9,13 +9,15 @@
 //! Every source is registered once, in edge-triggered mode, for both directions, and stays
 //! registered until it is dropped. The kernel reports a direction when it *becomes* ready; the
 //! source remembers that in a flag, and an operation clears the flag when it fails with
-//! `WouldBlock`, or, on stream sockets, when a read or write comes back short: the receive
-//! buffer was drained, or the send buffer is full, and the next edge will say when that
-//! changes. So a ready socket costs just the syscall that reads or writes it.
+//! `WouldBlock`, or when a read or write comes back short on an fd whose [`Kind`] says that a
+//! short transfer means the receive buffer was drained or the send buffer is full: the next
+//! edge will say when that changes. So a ready socket costs just the syscall that reads or
+//! writes it. [`Kind`] is the one place that rule is written; every read and write path asks
+//! it.
 //!
 //! One exception keeps that sound: once the peer has shut down its write side (`EPOLLRDHUP`,
-//! or `EPOLLHUP`/`EPOLLERR` for a dead connection), the read side is marked closed and stays
-//! ready for good. Otherwise a short read of the last data would clear readiness while the
+//! or `EPOLLHUP` for a dead connection), the read side is marked closed and stays ready for
+//! good. Otherwise a short read of the last data would clear readiness while the
 //! FIN is still queued behind it, its edge already spent, and the reader would wait forever
 //! for the end of the stream.
 //!
@@ -31,6 +33,17 @@
 //! A flag that starts `true` makes the first operation on a new source try the syscall at
 //! once; the source is registered only when an operation has to wait, with the loop that is
 //! running then.
+//!
+//! # Readiness handed to the user
+//!
+//! `Async::readable()` and `writable()` (and their `poll_*` forms) hand the loop's belief to
+//! code that then does its own syscall, which looplet never sees: if that syscall returns
+//! `WouldBlock`, nobody clears the flag. So once a direction's readiness has been handed out,
+//! the next `readable()` does not trust the flag until an event or a looplet operation has
+//! refreshed it: it asks the kernel with a zero-timeout `poll(2)`, and, if the fd is not ready
+//! after all, clears the flag and waits for the next edge. The usual
+//! `loop { readable().await; match raw_read() { WouldBlock => continue, .. } }` therefore
+//! parks, at the cost of one `poll` per handed-out readiness not refreshed by an event.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -41,29 +54,105 @@ use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use rustix::event::{PollFd, PollFlags};
+use rustix::fs::FileType;
+use rustix::net::{AddressFamily, SocketType};
+
 use crate::executor::{Local, current_rc};
 use crate::slab::{Key, Slab};
-use crate::sys::{Poller, Waiter};
+use crate::sys::{Notifier, Poller};
 
 /// The two directions of a source, as indices into [`Source::directions`].
 pub(crate) const READ: usize = 0;
 pub(crate) const WRITE: usize = 1;
 
+/// What a short read or write means on an fd; learnt once, when its source is made.
+///
+/// This is the short-transfer rule, written once: every read and write path asks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A TCP (or other internet stream) socket: a short read means the receive buffer is
+    /// drained, a short write that the send buffer is full.
+    Tcp,
+    /// A Unix stream socket. A short write means the send buffer is full; a short read proves
+    /// nothing, because Linux ends a read at a message that carried file descriptors
+    /// (`SCM_RIGHTS`) with data still queued behind it.
+    UnixStream,
+    /// A pipe or FIFO: a short read drains it, a short write fills it.
+    Pipe,
+    /// Any other socket (datagram, seqpacket): a short transfer proves nothing, since a
+    /// datagram is read and written whole.
+    Socket,
+    /// Terminals, eventfds, pidfds and everything else: a short transfer proves nothing (a
+    /// terminal returns a line at a time).
+    Other,
+}
+
+impl Kind {
+    /// Learns the kind of `fd` (`fstat`, then `SO_TYPE` and `SO_DOMAIN` for a socket).
+    ///
+    /// An fd whose kind cannot be read is [`Kind::Other`], the kind that assumes nothing.
+    pub(crate) fn of(fd: BorrowedFd<'_>) -> Kind {
+        let Ok(stat) = rustix::fs::fstat(fd) else {
+            return Kind::Other;
+        };
+        match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Fifo => Kind::Pipe,
+            FileType::Socket => match rustix::net::sockopt::socket_type(fd) {
+                Ok(SocketType::STREAM) => Kind::of_stream(fd),
+                _ => Kind::Socket,
+            },
+            _ => Kind::Other,
+        }
+    }
+
+    /// The kind of a stream socket, by its address family.
+    pub(crate) fn of_stream(fd: BorrowedFd<'_>) -> Kind {
+        match rustix::net::sockopt::socket_domain(fd) {
+            Ok(AddressFamily::UNIX) => Kind::UnixStream,
+            Ok(AddressFamily::INET | AddressFamily::INET6) => Kind::Tcp,
+            _ => Kind::Socket,
+        }
+    }
+
+    /// Whether the fd is a socket of any kind.
+    pub(crate) fn is_socket(self) -> bool {
+        matches!(self, Kind::Tcp | Kind::UnixStream | Kind::Socket)
+    }
+
+    /// Whether the fd is a stream socket, written with `send(MSG_NOSIGNAL)`.
+    pub(crate) fn is_stream_socket(self) -> bool {
+        matches!(self, Kind::Tcp | Kind::UnixStream)
+    }
+
+    /// Whether a read of `n` bytes out of `want` means the receive buffer is now empty.
+    fn read_drained(self, n: usize, want: usize) -> bool {
+        matches!(self, Kind::Tcp | Kind::Pipe) && n > 0 && n < want
+    }
+
+    /// Whether a write of `n` bytes out of `want` means the send buffer is now full.
+    fn write_filled(self, n: usize, want: usize) -> bool {
+        matches!(self, Kind::Tcp | Kind::UnixStream | Kind::Pipe) && n < want
+    }
+}
+
 /// What the loop knows about the poller's events.
 pub(crate) struct Reactor {
-    /// The event buffer and the timerfd, reused by every wait.
-    waiter: RefCell<Waiter>,
+    /// The epoll instance, its timerfd and its event buffer, reused by every wait.
+    poller: Poller,
     /// Every source registered with this loop's poller; the key is the event key.
     sources: RefCell<Slab<Rc<Source>>>,
 }
 
 impl Reactor {
+    /// Creates the loop's poller, which `notifier` wakes.
+    ///
     /// # Errors
     ///
-    /// If the timerfd cannot be created or registered.
-    pub(crate) fn new(poller: &Poller) -> io::Result<Reactor> {
+    /// If the epoll instance or its timerfd cannot be created or registered.
+    pub(crate) fn new(notifier: &Notifier) -> io::Result<Reactor> {
         Ok(Reactor {
-            waiter: RefCell::new(Waiter::new(poller)?),
+            poller: Poller::new(notifier)?,
             sources: RefCell::new(Slab::new()),
         })
     }
@@ -81,27 +170,25 @@ impl Reactor {
     /// If epoll itself fails (`EINTR` is retried).
     pub(crate) fn wait(
         &self,
-        poller: &Poller,
+        notifier: &Notifier,
         deadline: Option<Instant>,
         block: bool,
     ) -> io::Result<()> {
-        self.waiter
-            .borrow_mut()
-            .wait(poller, deadline, block, |event| {
-                // A stale key (the source was dropped after the event was queued) finds nothing.
-                let source = self.sources.borrow().get(Key::from_u64(event.key)).cloned();
-                if let Some(source) = source {
-                    if event.read_closed {
-                        source.read_closed.set(true);
-                    }
-                    if event.readable {
-                        source.directions[READ].set_ready();
-                    }
-                    if event.writable {
-                        source.directions[WRITE].set_ready();
-                    }
+        self.poller.wait(notifier, deadline, block, |event| {
+            // A stale key (the source was dropped after the event was queued) finds nothing.
+            let source = self.sources.borrow().get(Key::from_u64(event.key)).cloned();
+            if let Some(source) = source {
+                if event.read_closed {
+                    source.read_closed.set(true);
                 }
-            })
+                if event.readable {
+                    source.directions[READ].set_ready();
+                }
+                if event.writable {
+                    source.directions[WRITE].set_ready();
+                }
+            }
+        })
     }
 }
 
@@ -116,9 +203,8 @@ impl fmt::Debug for Reactor {
 /// An fd's readiness and its waiting tasks; shared by the `Async` that owns the fd and the
 /// reactor it is registered with.
 pub(crate) struct Source {
-    /// Whether a short read or write means the kernel buffer was drained or filled (stream
-    /// sockets and pipes; not datagrams, not terminals).
-    stream: bool,
+    /// What a short transfer means on this fd.
+    pub(crate) kind: Kind,
     /// The loop this source is registered with, and its key there.
     registration: RefCell<Option<(Weak<Local>, Key)>>,
     /// Set for good once the peer shut down its write side (or the connection died): reads
@@ -131,6 +217,10 @@ pub(crate) struct Source {
 pub(crate) struct Direction {
     /// Set by an event; cleared when an operation finds the fd not ready after all.
     ready: Cell<bool>,
+    /// `ready` was handed to the user by `readable()`/`writable()` and not refreshed since by
+    /// an event or a looplet operation: it must be checked with the kernel before it is
+    /// handed out again (see the module docs).
+    handed_out: Cell<bool>,
     /// The task in `poll_read` / `poll_write` (one per direction, as in async-io); kept
     /// between waits so re-registering costs no clone.
     io: RefCell<Option<Waker>>,
@@ -143,6 +233,7 @@ impl Direction {
     fn new() -> Direction {
         Direction {
             ready: Cell::new(true),
+            handed_out: Cell::new(false),
             io: RefCell::new(None),
             io_waiting: Cell::new(false),
             waiters: RefCell::new(Slab::new()),
@@ -155,11 +246,13 @@ impl Direction {
 
     pub(crate) fn clear_ready(&self) {
         self.ready.set(false);
+        self.handed_out.set(false);
     }
 
     /// Marks the direction ready and wakes every task waiting on it.
     fn set_ready(&self) {
         self.ready.set(true);
+        self.handed_out.set(false);
         if self.io_waiting.replace(false)
             && let Some(waker) = &*self.io.borrow()
         {
@@ -184,9 +277,9 @@ const NO_LOOP: &str = "no looplet loop is running on this thread: socket IO must
                        inside looplet::block_on";
 
 impl Source {
-    pub(crate) fn new(stream: bool) -> Rc<Source> {
+    pub(crate) fn new(kind: Kind) -> Rc<Source> {
         Rc::new(Source {
-            stream,
+            kind,
             registration: RefCell::new(None),
             read_closed: Cell::new(false),
             directions: [Direction::new(), Direction::new()],
@@ -211,20 +304,21 @@ impl Source {
         {
             return Ok(());
         }
-        let moved = self.deregister(fd);
-        let key = local.reactor.sources.borrow_mut().insert(self.clone());
-        // The `Async` that owns the fd deregisters it (in `Drop` and `into_inner`) before the fd
-        // closes, so the epoll set never names a closed or reused fd.
-        if let Err(err) = local.shared.poller.add(fd, key.to_u64()) {
-            local.reactor.sources.borrow_mut().remove(key);
-            return Err(err);
-        }
-        *self.registration.borrow_mut() = Some((Rc::downgrade(&local), key));
-        if moved {
+        if self.deregister(fd) {
+            // Left behind on the old loop: wake every waiter, whatever happens next, so that
+            // each retries and, if it must wait, takes the source back to its own loop.
             for direction in &self.directions {
                 direction.set_ready();
             }
         }
+        let key = local.reactor.sources.borrow_mut().insert(self.clone());
+        // The `Async` that owns the fd deregisters it (in `Drop` and `into_inner`) before the fd
+        // closes, so the epoll set never names a closed or reused fd.
+        if let Err(err) = local.reactor.poller.add(fd, key.to_u64()) {
+            local.reactor.sources.borrow_mut().remove(key);
+            return Err(err);
+        }
+        *self.registration.borrow_mut() = Some((Rc::downgrade(&local), key));
         Ok(())
     }
 
@@ -239,13 +333,13 @@ impl Source {
         };
         let source = local.reactor.sources.borrow_mut().remove(key);
         // Fails only if the fd is no longer in the epoll set, which leaves nothing to undo.
-        let _ = local.shared.poller.delete(fd);
+        let _ = local.reactor.poller.delete(fd);
         drop(source);
         true
     }
 
     /// `Ready` if `direction` may be ready; otherwise registers and parks the task as the
-    /// direction's IO waiter.
+    /// direction's IO waiter. For looplet's own operations, which report their outcome.
     pub(crate) fn poll_io_ready(
         self: &Rc<Self>,
         direction: usize,
@@ -263,7 +357,42 @@ impl Source {
         Poll::Pending
     }
 
-    /// Like [`Source::poll_io_ready`], for a `readable()` / `writable()` future that holds
+    /// Like [`Source::poll_io_ready`], for user code that does its own syscall after it
+    /// (`Async::poll_readable`): readiness is handed out (see the module docs).
+    pub(crate) fn poll_user_ready(
+        self: &Rc<Self>,
+        direction: usize,
+        fd: BorrowedFd<'_>,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.hand_out(direction, fd) {
+            return Poll::Ready(Ok(()));
+        }
+        if let Err(err) = self.register(fd) {
+            return Poll::Ready(Err(err));
+        }
+        self.directions[direction].park_io(cx);
+        Poll::Pending
+    }
+
+    /// Whether `direction` is ready to hand to user code; marks it handed out if so.
+    ///
+    /// Readiness already handed out and not refreshed since is checked with a zero-timeout
+    /// `poll(2)`; if the kernel says the fd is not ready, the flag is cleared.
+    fn hand_out(&self, direction: usize, fd: BorrowedFd<'_>) -> bool {
+        let dir = &self.directions[direction];
+        if !dir.is_ready() {
+            return false;
+        }
+        if dir.handed_out.get() && !level_ready(fd, direction) {
+            dir.clear_ready();
+            return false;
+        }
+        dir.handed_out.set(true);
+        true
+    }
+
+    /// Like [`Source::poll_user_ready`], for a `readable()` / `writable()` future that holds
     /// `waiter`, its place among the direction's waiters.
     pub(crate) fn poll_waiter_ready(
         self: &Rc<Self>,
@@ -272,11 +401,11 @@ impl Source {
         waiter: &mut Option<Key>,
         cx: &Context<'_>,
     ) -> Poll<io::Result<()>> {
-        let dir = &self.directions[direction];
-        if dir.is_ready() {
+        if self.hand_out(direction, fd) {
             self.remove_waiter(direction, waiter);
             return Poll::Ready(Ok(()));
         }
+        let dir = &self.directions[direction];
         if let Err(err) = self.register(fd) {
             return Poll::Ready(Err(err));
         }
@@ -303,25 +432,33 @@ impl Source {
     /// Records the outcome of an operation in `direction`; `true` if it should be retried.
     ///
     /// `WouldBlock` clears readiness (the task then waits for the next edge); `Interrupted` is
-    /// retried; on a stream, a result for which `short` holds (a transfer shorter than asked
-    /// for: the kernel buffer is drained or full) also clears readiness, except a read on a
-    /// source whose read side is closed.
+    /// retried. `transfer`, for a byte transfer, is `(done, wanted)`: if the fd's [`Kind`] says
+    /// that a transfer that short drained or filled the kernel buffer, readiness is cleared too,
+    /// except for a read on a source whose read side is closed.
     pub(crate) fn retry<R>(
         &self,
         direction: usize,
         result: &io::Result<R>,
-        short: impl FnOnce(&R) -> bool,
+        transfer: impl FnOnce(&R) -> Option<(usize, usize)>,
     ) -> bool {
+        let dir = &self.directions[direction];
+        dir.handed_out.set(false);
         match result {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
-                self.directions[direction].clear_ready();
+                dir.clear_ready();
                 true
             }
             Err(err) => err.kind() == io::ErrorKind::Interrupted,
             Ok(done) => {
-                let closed = direction == READ && self.read_closed.get();
-                if self.stream && !closed && short(done) {
-                    self.directions[direction].clear_ready();
+                if let Some((n, want)) = transfer(done) {
+                    let short = if direction == READ {
+                        !self.read_closed.get() && self.kind.read_drained(n, want)
+                    } else {
+                        self.kind.write_filled(n, want)
+                    };
+                    if short {
+                        dir.clear_ready();
+                    }
                 }
                 false
             }
@@ -329,9 +466,29 @@ impl Source {
     }
 }
 
+/// Whether the kernel says `fd` is ready in `direction` now (a zero-timeout `poll(2)`).
+///
+/// An error from `poll` counts as ready: the operation that follows will report it.
+fn level_ready(fd: BorrowedFd<'_>, direction: usize) -> bool {
+    let wanted = if direction == READ {
+        PollFlags::IN | PollFlags::RDHUP
+    } else {
+        PollFlags::OUT
+    };
+    let mut fds = [PollFd::new(&fd, wanted)];
+    let zero = rustix::event::Timespec::default();
+    match rustix::event::poll(&mut fds, Some(&zero)) {
+        Ok(_) => fds[0]
+            .revents()
+            .intersects(wanted | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL),
+        Err(_) => true,
+    }
+}
+
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Source")
+            .field("kind", &self.kind)
             .field("registered", &self.registration.borrow().is_some())
             .field("readable", &self.directions[READ].is_ready())
             .field("writable", &self.directions[WRITE].is_ready())

@@ -2,24 +2,36 @@
 
 use std::fmt;
 use std::future::Future;
+use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_core::FusedFuture;
+
 use crate::executor::Shared;
+use crate::unwind::{Payload, drop_guarded, drop_payload};
 
 /// A handle to a spawned task: await it for the task's output.
 ///
-/// Like tokio's `JoinHandle` and smol's `Task`:
+/// **Dropping a `Task` cancels the task.** Its future is dropped the next time the loop gets
+/// to it, without being polled again, and so is `let _ = looplet::spawn(..)`, which drops the
+/// handle at once. To let a task run on in the background, call [`Task::detach`]. This is
+/// smol's rule (async-task's `Task`), and the opposite of tokio's `JoinHandle`, which detaches
+/// when dropped.
 ///
-/// - awaiting a `Task` gives the task's output;
-/// - **dropping a `Task` cancels the task**: its future is dropped the next time the loop gets
-///   to it, without being polled again. Use [`Task::detach`] to let it run on in the
-///   background;
-/// - if the task panicked, awaiting the `Task` resumes that panic in the awaiter, with the
+/// - Awaiting a `Task` gives the task's output.
+/// - If the task panicked, awaiting the `Task` resumes that panic in the awaiter, with the
 ///   original payload (tokio's `JoinHandle` plus `resume_unwind`). A panic never takes the
 ///   loop down: other tasks keep running. A detached task's panic is printed on stderr by the
 ///   standard panic hook when it happens, like a panic on any thread, and is then dropped.
+/// - A panic in the destructor of a task's future, when the task is cancelled or its executor
+///   dropped, is reported the same way and the loop goes on; so is a panic in the destructor
+///   of an output nobody took. A panic in the destructor of a future that has just completed
+///   is the task's panic.
+///
+/// A `Task` is a [`FusedFuture`]. It is `Send` when its output is, so a task's output can be
+/// awaited from a future that must be `Send`, as long as it is polled on the task's loop.
 ///
 /// # Panics
 ///
@@ -36,15 +48,18 @@ use crate::executor::Shared;
 /// });
 /// assert_eq!(sum, 42);
 /// ```
-#[must_use = "tasks are cancelled when dropped; use .detach() to run them in the background"]
+#[must_use = "dropping a Task cancels the task, and so does `let _ = spawn(..)`: call \
+              .detach() to let it run in the background, or await it"]
 pub struct Task<T> {
-    inner: async_task::FallibleTask<T, Arc<Shared>>,
+    inner: async_task::FallibleTask<Outcome<T>, Arc<Shared>>,
+    done: bool,
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(inner: async_task::Task<T, Arc<Shared>>) -> Task<T> {
+    pub(crate) fn new(inner: async_task::Task<Outcome<T>, Arc<Shared>>) -> Task<T> {
         Task {
             inner: inner.fallible(),
+            done: false,
         }
     }
 
@@ -86,7 +101,7 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub async fn cancel(self) -> Option<T> {
-        self.inner.cancel().await
+        self.inner.cancel().await.map(Outcome::into_output)
     }
 
     /// Whether the task has finished: completed, panicked or been cancelled.
@@ -112,12 +127,55 @@ impl<T> Future for Task<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         match Pin::new(&mut self.inner).poll(cx) {
-            Poll::Ready(Some(output)) => Poll::Ready(output),
-            Poll::Ready(None) => panic!(
-                "looplet: awaited a task that was cancelled because its loop (Executor) was \
-                 dropped before the task finished; use Task::cancel().await to get None instead"
-            ),
+            Poll::Ready(Some(outcome)) => {
+                self.done = true;
+                Poll::Ready(outcome.into_output())
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                panic!(
+                    "looplet: awaited a task that was cancelled because its loop (Executor) was \
+                     dropped before the task finished; use Task::cancel().await to get None \
+                     instead"
+                )
+            }
             Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T> FusedFuture for Task<T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+/// What a task's future left: its output, or the payload of its panic.
+///
+/// Dropped unread (a detached task, or a `Task` dropped after the task finished), it drops
+/// what it holds under a guard: async-task drops outputs where a panic aborts the process.
+pub(crate) struct Outcome<T>(Option<Result<T, Payload>>);
+
+impl<T> Outcome<T> {
+    pub(crate) fn new(result: Result<T, Payload>) -> Outcome<T> {
+        Outcome(Some(result))
+    }
+
+    /// The output; a panic's payload resumes here, in the awaiter.
+    fn into_output(mut self) -> T {
+        match self.0.take().expect("an outcome is read once") {
+            Ok(output) => output,
+            Err(payload) => resume_unwind(payload),
+        }
+    }
+}
+
+impl<T> Drop for Outcome<T> {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(Ok(output)) => drop_guarded(output),
+            Some(Err(payload)) => drop_payload(payload),
+            None => {}
         }
     }
 }

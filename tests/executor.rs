@@ -640,18 +640,46 @@ fn block_on_inside_its_own_loop_panics_instead_of_deadlocking() {
     assert_eq!(ex.block_on(async { 2 }), 2);
 }
 
+/// asyncio and tokio refuse to run a loop inside a running one; so does looplet, with advice,
+/// instead of stalling every task of the outer loop. The thread runs loops again afterwards.
 #[test]
-fn another_loops_block_on_inside_a_task_works() {
-    let value = looplet::block_on(async {
-        looplet::spawn(async {
-            // A second, separate loop, nested: its spawns go to it.
-            let inner = looplet::block_on(async { looplet::spawn(async { 20 }).await });
-            // Back on the outer loop.
-            inner + looplet::spawn(async { 1 }).await
-        })
-        .await
+fn block_on_inside_a_running_loop_panics_with_advice_and_the_thread_recovers() {
+    let outer_ticks = Rc::new(Cell::new(0));
+    let ticks = outer_ticks.clone();
+    let message = looplet::block_on(async move {
+        let ticker = looplet::spawn(async move {
+            loop {
+                ticks.set(ticks.get() + 1);
+                looplet::yield_now().await;
+            }
+        });
+        let nested = looplet::spawn(async {
+            catch_unwind(|| looplet::block_on(async { 1 })).map_err(|p| panic_message(&*p))
+        });
+        let message = nested.await.expect_err("a nested block_on must panic");
+        // The outer loop was never stalled and still runs.
+        let before = outer_ticks.get();
+        looplet::yield_now().await;
+        assert!(outer_ticks.get() > before);
+        let ex = Executor::new();
+        let other = catch_unwind(AssertUnwindSafe(|| ex.block_on(async { 2 })));
+        assert!(other.is_err(), "another executor's block_on is refused too");
+        drop(ticker);
+        message
     });
-    assert_eq!(value, 21);
+    assert!(
+        message.contains("cannot be called from a running event loop"),
+        "{message}"
+    );
+    assert!(
+        message.contains("looplet::spawn"),
+        "gives advice: {message}"
+    );
+    assert_eq!(
+        looplet::block_on(async { 3 }),
+        3,
+        "the thread runs a loop again"
+    );
 }
 
 #[test]
@@ -809,3 +837,202 @@ trait CatchUnwindAwait: Future + Sized {
 }
 
 impl<F: Future> CatchUnwindAwait for F {}
+
+/// Sets a flag when dropped; panics in `Drop` if asked to.
+struct Bomb {
+    dropped: Rc<Cell<bool>>,
+    explode: bool,
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        self.dropped.set(true);
+        if self.explode {
+            panic!("destructor exploded");
+        }
+    }
+}
+
+fn bomb(dropped: &Rc<Cell<bool>>) -> Bomb {
+    Bomb {
+        dropped: dropped.clone(),
+        explode: true,
+    }
+}
+
+/// A task parked on `pending()` holding a value whose `Drop` panics: cancelling it (dropping
+/// its `Task`) used to abort the process inside async-task. Now the panic is reported and the
+/// loop goes on.
+#[test]
+fn a_panicking_destructor_in_a_cancelled_task_does_not_take_the_loop_down() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    let after = looplet::block_on(async move {
+        let held = bomb(&d);
+        let task = looplet::spawn(async move {
+            let _held = held;
+            pending::<()>().await
+        });
+        looplet::yield_now().await; // parked
+        drop(task);
+        looplet::yield_now().await; // the loop drops the cancelled future
+        assert!(d.get(), "the cancelled future was dropped");
+        looplet::spawn(async { "the loop goes on" }).await
+    });
+    assert_eq!(after, "the loop goes on");
+    assert!(dropped.get());
+}
+
+/// The same when the executor itself is dropped with the task still parked, and when a task
+/// is cancelled with `Task::cancel`.
+#[test]
+fn a_panicking_destructor_at_executor_drop_or_cancel_is_caught() {
+    let dropped = Rc::new(Cell::new(false));
+    let ex = Executor::new();
+    let held = bomb(&dropped);
+    ex.spawn(async move {
+        let _held = held;
+        pending::<()>().await
+    })
+    .detach();
+    ex.block_on(looplet::yield_now());
+    drop(ex);
+    assert!(dropped.get(), "dropped with the executor");
+
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    let cancelled = looplet::block_on(async move {
+        let held = bomb(&d);
+        let task = looplet::spawn(async move {
+            let _held = held;
+            pending::<u8>().await
+        });
+        looplet::yield_now().await;
+        task.cancel().await
+    });
+    assert_eq!(cancelled, None);
+    assert!(dropped.get());
+}
+
+/// A future whose destructor panics as it completes: that panic is the task's, and reaches
+/// whoever awaits it (tokio's rule); the output is lost with it.
+#[test]
+fn a_destructor_that_panics_on_completion_is_the_tasks_panic() {
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    let err = looplet::block_on(async move {
+        let held = bomb(&d);
+        let task = looplet::spawn(async move {
+            let _held = held;
+            looplet::yield_now().await;
+            5
+        });
+        futures_util::FutureExt::catch_unwind(AssertUnwindSafe(task))
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(panic_message(&*err), "destructor exploded");
+    assert!(dropped.get());
+}
+
+/// Outputs nobody takes (a detached task's, or a finished task whose `Task` is dropped) whose
+/// `Drop` panics, and panic payloads whose `Drop` panics: all caught, the loop goes on.
+#[test]
+fn panics_in_unread_outputs_and_payloads_are_caught() {
+    struct LoudPayload;
+    impl Drop for LoudPayload {
+        fn drop(&mut self) {
+            panic!("payload destructor exploded");
+        }
+    }
+    let dropped = Rc::new(Cell::new(0));
+    let d = dropped.clone();
+    let done = looplet::block_on(async move {
+        let out = bomb(&Rc::new(Cell::new(false)));
+        looplet::spawn(async move { out }).detach();
+        let out = bomb(&Rc::new(Cell::new(false)));
+        let finished = looplet::spawn(async move { out });
+        looplet::yield_now().await;
+        drop(finished);
+        looplet::spawn(async { std::panic::panic_any(LoudPayload) }).detach();
+        let awaited = looplet::spawn(async { std::panic::panic_any(LoudPayload) });
+        looplet::yield_now().await;
+        d.set(1);
+        // Awaiting resumes the payload here; dropping it is our business, and panics.
+        let caught = futures_util::FutureExt::catch_unwind(AssertUnwindSafe(awaited)).await;
+        let payload = caught.unwrap_err();
+        assert!(payload.is::<LoudPayload>());
+        std::mem::forget(payload);
+        looplet::spawn(async { "still running" }).await
+    });
+    assert_eq!(done, "still running");
+    assert_eq!(dropped.get(), 1);
+}
+
+/// `try_tick` alone, with a run queue that never empties, still fires timers: it counts jobs
+/// towards the fairness interval as `block_on` does.
+#[test]
+fn try_tick_alone_fires_timers_while_the_queue_never_empties() {
+    let ex = Executor::new();
+    let fired = Rc::new(Cell::new(false));
+    let f = fired.clone();
+    ex.spawn(async move {
+        while !f.get() {
+            looplet::yield_now().await;
+        }
+    })
+    .detach();
+    let f = fired.clone();
+    ex.spawn(async move {
+        looplet::sleep(Duration::from_millis(1)).await;
+        f.set(true);
+    })
+    .detach();
+    let start = std::time::Instant::now();
+    let mut ticks = 0u64;
+    while !fired.get() {
+        assert!(ex.try_tick(), "the yielding task is always runnable");
+        ticks += 1;
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a 1 ms sleep has not fired after {ticks} try_ticks and 30 s: try_tick starves timers"
+        );
+    }
+}
+
+/// And it takes in wakes from other threads.
+#[test]
+fn try_tick_alone_sees_cross_thread_wakes_while_the_queue_never_empties() {
+    let ex = Executor::new();
+    let stop = Rc::new(Cell::new(false));
+    let s = stop.clone();
+    ex.spawn(async move {
+        while !s.get() {
+            looplet::yield_now().await;
+        }
+    })
+    .detach();
+    let slot = Rc::new(RefCell::new(None));
+    let woken = Rc::new(Cell::new(false));
+    let (w, sl) = (woken.clone(), slot.clone());
+    ex.spawn(async move {
+        parked_on(sl).await;
+        w.set(true);
+    })
+    .detach();
+    while slot.borrow().is_none() {
+        ex.try_tick();
+    }
+    let waker = slot.borrow_mut().take().unwrap();
+    thread::spawn(move || waker.wake()).join().unwrap();
+    let start = std::time::Instant::now();
+    while !woken.get() {
+        ex.try_tick();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a cross-thread wake was not seen in 30 s of try_tick: try_tick starves remote wakes"
+        );
+    }
+    stop.set(true);
+    while ex.try_tick() {}
+}

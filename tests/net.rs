@@ -8,10 +8,15 @@ mod echo_client;
 #[path = "../examples/echo_server.rs"]
 mod echo_server;
 
-use std::io::{self, ErrorKind};
+use std::cell::Cell;
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream as StdUnixStream;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{AsyncReadExt, AsyncWriteExt};
@@ -436,30 +441,30 @@ fn a_socket_moves_to_the_loop_that_uses_it() -> io::Result<()> {
     Ok(())
 }
 
-/// A task on one loop waits on a socket; a nested loop briefly waits on the same socket,
-/// which moves it to the nested loop's epoll. The first task must still be woken when data
-/// arrives: the move wakes it, and its next wait takes the socket back.
+/// A task on one loop waits on a socket; a second loop then waits on the same socket, which
+/// moves it to the second loop's epoll. The first task must still be woken when data arrives:
+/// the move wakes it, and its next wait takes the socket back.
 #[test]
-fn a_socket_moved_by_a_nested_loop_still_wakes_its_first_waiter() -> io::Result<()> {
-    let outer = Executor::new();
+fn a_socket_moved_to_another_loop_still_wakes_its_first_waiter() -> io::Result<()> {
+    let first = Executor::new();
     let (a, mut peer) = UnixStream::pair()?;
     let a = Rc::new(a);
     let reader = {
         let a = a.clone();
-        outer.spawn(async move {
+        first.spawn(async move {
             let mut buf = [0u8; 16];
             (&*a).read(&mut buf).await
         })
     };
-    let read = outer.block_on(async {
-        looplet::yield_now().await; // the reader parks, registered with the outer loop
-        let inner = Executor::new();
-        let mut probe = [0u8; 1];
-        let moved = inner.block_on(looplet::timeout(
-            Duration::from_millis(10),
-            (&*a).read(&mut probe),
-        ));
-        assert!(moved.is_err(), "nothing to read yet");
+    while first.try_tick() {} // the reader parks, registered with the first loop
+    let second = Executor::new();
+    let mut probe = [0u8; 1];
+    let moved = second.block_on(looplet::timeout(
+        Duration::from_millis(10),
+        (&*a).read(&mut probe),
+    ));
+    assert!(moved.is_err(), "nothing to read yet");
+    let read = first.block_on(async {
         peer.write_all(b"hello").await?;
         io::Result::Ok(looplet::timeout(Duration::from_secs(30), reader).await)
     })?;
@@ -512,4 +517,356 @@ fn a_reader_and_a_writer_share_one_stream() -> io::Result<()> {
         );
         Ok(())
     })
+}
+
+/// `loop { readable().await; raw read; WouldBlock => continue }` must park, not spin: a
+/// readiness handed out once is checked with the kernel before it is handed out again.
+#[test]
+fn readable_after_a_raw_would_block_parks_instead_of_spinning() -> io::Result<()> {
+    looplet::block_on(async {
+        let (mut writer, reader) = StdUnixStream::pair()?;
+        let reader = Async::new(reader)?;
+        let wakeups = Rc::new(Cell::new(0u32));
+        let w = wakeups.clone();
+        let other = looplet::spawn(async move {
+            // Plenty of turns of the loop in which a spinning reader would come round.
+            for _ in 0..1000 {
+                looplet::yield_now().await;
+            }
+            writer.write_all(b"data")?;
+            io::Result::Ok(writer)
+        });
+        let mut buf = [0u8; 16];
+        let n = loop {
+            reader.readable().await?;
+            w.set(w.get() + 1);
+            match reader.get_ref().read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                other => break other?,
+            }
+        };
+        assert_eq!(&buf[..n], b"data");
+        assert!(
+            wakeups.get() <= 3,
+            "readable() completed {} times for one message: it spins",
+            wakeups.get()
+        );
+        let _writer = other.await?;
+        io::Result::Ok(())
+    })
+}
+
+/// The same for `writable()`: a socket whose send buffer a raw write filled parks until the
+/// peer reads.
+#[test]
+fn writable_after_a_raw_would_block_parks_instead_of_spinning() -> io::Result<()> {
+    looplet::block_on(async {
+        let (writer, mut peer) = StdUnixStream::pair()?;
+        let writer = Async::new(writer)?;
+        let chunk = [7u8; 4096];
+        let mut sent = 0usize;
+        // Fill the send buffer with raw writes, which looplet never sees.
+        loop {
+            match writer.get_ref().write(&chunk) {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        let reader = looplet::spawn(async move {
+            for _ in 0..1000 {
+                looplet::yield_now().await;
+            }
+            peer.set_nonblocking(true)?;
+            let mut drained = 0usize;
+            let mut buf = [0u8; 65536];
+            loop {
+                match peer.read(&mut buf) {
+                    Ok(n) => drained += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            io::Result::Ok((drained, peer))
+        });
+        let mut wakeups = 0u32;
+        loop {
+            writer.writable().await?;
+            wakeups += 1;
+            match writer.get_ref().write(b"x") {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+        let (drained, _peer) = reader.await?;
+        assert!(drained >= sent);
+        assert!(
+            wakeups <= 3,
+            "writable() completed {wakeups} times: it spins"
+        );
+        io::Result::Ok(())
+    })
+}
+
+/// How many times a SIGPIPE arrived; counted by a handler installed for these tests, so a
+/// write that raised one shows up here instead of killing the process.
+static SIGPIPES: AtomicUsize = AtomicUsize::new(0);
+
+fn count_sigpipes() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: the action only increments an atomic, which is async-signal-safe.
+        unsafe {
+            signal_hook_registry::register(rustix::process::Signal::PIPE.as_raw(), || {
+                SIGPIPES.fetch_add(1, Ordering::SeqCst);
+            })
+        }
+        .expect("a SIGPIPE counter");
+    });
+}
+
+/// Writes to a peer that has gone, through every write path: plain and vectored, TCP, Unix and
+/// `Async<std TcpStream>`. Each gives `BrokenPipe` (or a reset), and none raises `SIGPIPE`,
+/// which would kill a process that does not ignore it (a C host, a Python extension).
+#[test]
+fn no_write_path_raises_sigpipe() -> io::Result<()> {
+    count_sigpipes();
+    let before = SIGPIPES.load(Ordering::SeqCst);
+    looplet::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        for vectored in [false, true] {
+            let tcp = TcpStream::connect(addr).await?;
+            drop(listener.accept().await?);
+            expect_broken(tcp, vectored).await;
+            let (unix, gone) = UnixStream::pair()?;
+            drop(gone);
+            expect_broken(unix, vectored).await;
+            let std_tcp = std::net::TcpStream::connect(addr)?;
+            drop(listener.accept().await?);
+            expect_broken(Async::new(std_tcp)?, vectored).await;
+        }
+        io::Result::Ok(())
+    })?;
+    assert_eq!(
+        SIGPIPES.load(Ordering::SeqCst) - before,
+        0,
+        "a write raised SIGPIPE"
+    );
+    Ok(())
+}
+
+/// Writes until the write fails (the peer's reset or close takes a round trip to be seen).
+async fn expect_broken(mut stream: impl futures_io::AsyncWrite + Unpin, vectored: bool) {
+    let chunk = [1u8; 1024];
+    for _ in 0..10_000 {
+        let result = if vectored {
+            let bufs = [IoSlice::new(&chunk), IoSlice::new(&chunk)];
+            stream.write_vectored(&bufs).await
+        } else {
+            stream.write(&chunk).await
+        };
+        match result {
+            Ok(_) => looplet::sleep(Duration::from_millis(1)).await,
+            Err(e) => {
+                assert!(
+                    matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+                    "{e}"
+                );
+                return;
+            }
+        }
+    }
+    panic!("writes to a closed peer kept succeeding");
+}
+
+/// `UnixStream`'s vectored write sends every buffer, not only the first.
+#[test]
+fn unix_vectored_writes_send_every_buffer() -> io::Result<()> {
+    looplet::block_on(async {
+        let (mut a, mut b) = UnixStream::pair()?;
+        let bufs = [
+            IoSlice::new(b"one "),
+            IoSlice::new(b""),
+            IoSlice::new(b"two"),
+        ];
+        let n = a.write_vectored(&bufs).await?;
+        assert_eq!(n, 7);
+        let mut got = [0u8; 7];
+        b.read_exact(&mut got).await?;
+        assert_eq!(&got, b"one two");
+        io::Result::Ok(())
+    })
+}
+
+/// Linux ends a Unix stream read at a message that carried file descriptors, with data still
+/// queued behind it. A short read there proves nothing; treating it as "drained" hung
+/// `read_vectored` (no new edge ever came for the data already queued).
+#[test]
+fn unix_reads_see_data_queued_behind_a_message_with_fds() -> io::Result<()> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let (sender, receiver) = StdUnixStream::pair()?;
+    let (passed, _keep) = StdUnixStream::pair()?;
+    let fds = [passed.as_fd()];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+    rustix::net::sendmsg(
+        &sender,
+        &[IoSlice::new(b"a")],
+        &mut control,
+        SendFlags::empty(),
+    )?;
+    sender.try_clone()?.write_all(b"bcd")?;
+    let receiver = Async::new(receiver)?;
+    looplet::block_on(async {
+        for vectored in [true, false] {
+            let mut got = Vec::new();
+            while got.len() < 4 {
+                let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
+                let read = async {
+                    if vectored {
+                        let mut bufs = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+                        (&receiver).read_vectored(&mut bufs).await
+                    } else {
+                        (&receiver).read(&mut x).await
+                    }
+                };
+                let n = looplet::timeout(Duration::from_secs(10), read)
+                    .await
+                    .expect("data queued behind an SCM_RIGHTS message was never read")?;
+                got.extend_from_slice(&x[..n.min(64)]);
+                if n > 64 {
+                    got.extend_from_slice(&y[..n - 64]);
+                }
+            }
+            assert_eq!(got, b"abcd");
+            if vectored {
+                // Once more, for the plain read path.
+                let mut control = SendAncillaryBuffer::new(&mut space);
+                assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
+                rustix::net::sendmsg(
+                    &sender,
+                    &[IoSlice::new(b"a")],
+                    &mut control,
+                    SendFlags::empty(),
+                )?;
+                sender.try_clone()?.write_all(b"bcd")?;
+            }
+        }
+        io::Result::Ok(())
+    })
+}
+
+/// A writer whose flush always succeeds: flushing must not wait for writability first.
+struct FlushCounter {
+    socket: StdUnixStream,
+    flushes: Rc<Cell<u32>>,
+}
+
+impl AsFd for FlushCounter {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl Write for FlushCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.flushes.set(self.flushes.get() + 1);
+        Ok(())
+    }
+}
+
+#[test]
+fn flush_does_not_wait_for_writability() -> io::Result<()> {
+    looplet::block_on(async {
+        let (socket, _peer) = StdUnixStream::pair()?;
+        let flushes = Rc::new(Cell::new(0));
+        let mut writer = Async::new(FlushCounter {
+            socket,
+            flushes: flushes.clone(),
+        })?;
+        // Fill the send buffer through looplet, so it knows the socket is not writable.
+        let chunk = [0u8; 4096];
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        use futures_io::AsyncWrite;
+        while let Poll::Ready(n) = Pin::new(&mut writer).poll_write(&mut cx, &chunk) {
+            n?;
+        }
+        let flushed = Pin::new(&mut writer).poll_flush(&mut cx);
+        assert!(
+            matches!(flushed, Poll::Ready(Ok(()))),
+            "flush waited for a writable socket"
+        );
+        assert_eq!(flushes.get(), 1);
+        io::Result::Ok(())
+    })
+}
+
+/// `Async::new` learns the fd's kind, so `Async<std TcpStream>` (smol's idiom) gets the
+/// short-read rule that saves a failing read per message: after a short read it waits for the
+/// next edge instead of handing out readiness it knows is gone.
+#[test]
+fn async_std_tcp_stream_knows_a_short_read_drained_it() -> io::Result<()> {
+    looplet::block_on(async {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let mut client = std::net::TcpStream::connect(listener.local_addr()?)?;
+        let (server, _) = listener.accept()?;
+        let server = Async::new(server)?;
+        assert!(format!("{server:?}").contains("kind: Tcp"), "{server:?}");
+        client.write_all(b"ab")?;
+        let mut buf = [0u8; 100];
+        let n = looplet::timeout(Duration::from_secs(10), (&server).read(&mut buf))
+            .await
+            .expect("the bytes arrive")?;
+        assert_eq!(&buf[..n], b"ab");
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(
+            server.poll_readable(&mut cx).is_pending(),
+            "a short TCP read drained the buffer: the next wait is for a fresh edge"
+        );
+        let (a, _b) = StdUnixStream::pair()?;
+        let unix = Async::new(a)?;
+        assert!(format!("{unix:?}").contains("kind: UnixStream"));
+        let udp = Async::new(std::net::UdpSocket::bind("127.0.0.1:0")?)?;
+        assert!(format!("{udp:?}").contains("kind: Socket"));
+        let (r, _w) = std::io::pipe()?;
+        assert!(format!("{:?}", Async::new(r)?).contains("kind: Pipe"));
+        io::Result::Ok(())
+    })
+}
+
+fn is_nonblocking(fd: impl AsFd) -> io::Result<bool> {
+    Ok(rustix::fs::fcntl_getfl(fd)?.contains(rustix::fs::OFlags::NONBLOCK))
+}
+
+/// An fd shared with other processes (a pipe, a terminal, stdin) gets its blocking mode back
+/// when its `Async` is dropped or unwrapped; a socket stays non-blocking.
+#[test]
+fn async_puts_a_non_socket_fd_back_in_blocking_mode() -> io::Result<()> {
+    let (reader, writer) = std::io::pipe()?;
+    let keep = reader.try_clone()?; // shares the file description, as a shell would
+    let wrapped = Async::new(reader)?;
+    assert!(is_nonblocking(&keep)?);
+    drop(wrapped);
+    assert!(!is_nonblocking(&keep)?, "dropping restores blocking mode");
+    let wrapped = Async::new(writer)?;
+    let writer = wrapped.into_inner()?;
+    assert!(
+        !is_nonblocking(&writer)?,
+        "into_inner restores blocking mode"
+    );
+    let (a, _b) = StdUnixStream::pair()?;
+    let socket = Async::new(a)?.into_inner()?;
+    assert!(is_nonblocking(&socket)?, "a socket stays non-blocking");
+    Ok(())
 }

@@ -6,7 +6,7 @@ mod common;
 use std::cell::Cell;
 use std::future::{pending, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
@@ -414,9 +414,18 @@ fn a_timer_polled_with_no_loop_panics_clearly() {
     .unwrap_err();
     let msg = panic_message(&*err);
     assert!(msg.contains("no looplet loop running"), "{msg}");
+    assert!(
+        msg.contains(file!()),
+        "names the line that made the timer: {msg}"
+    );
 
     let err = catch_unwind(|| call_later(ms(1), || {})).unwrap_err();
-    assert!(panic_message(&*err).contains("no looplet loop running"));
+    let msg = panic_message(&*err);
+    assert!(
+        msg.contains("call_later called with no looplet loop"),
+        "{msg}"
+    );
+    assert!(!msg.contains("polled"), "says what the caller did: {msg}");
 }
 
 #[test]
@@ -460,4 +469,118 @@ fn timers_survive_across_block_on_calls_and_drop_with_the_executor() {
     ex.block_on(looplet::yield_now());
     drop(ex);
     assert_eq!(looplet::block_on(parked.cancel()), None);
+}
+
+/// A relative timer counts from the call: task A sleeps 50 ms, then task B blocks the loop for
+/// 60 ms and starts a 1 µs sleep C. A's deadline passed while B blocked, so A wakes before C.
+/// (Counted from the loop's next turn, A would wake 50 ms after B, long after C.)
+#[test]
+fn sleep_timeout_and_call_later_count_from_the_call_not_the_next_turn() {
+    let log = Log::default();
+    looplet::block_on(async {
+        let l = log.clone();
+        let a = looplet::spawn(async move {
+            sleep(ms(50)).await;
+            l.push("sleep");
+        });
+        let l = log.clone();
+        let t = looplet::spawn(async move {
+            assert!(timeout(ms(50), pending::<()>()).await.is_err());
+            l.push("timeout");
+        });
+        let l = log.clone();
+        let _call = call_later(ms(50), move || l.push("call_later"));
+        let l = log.clone();
+        let b = looplet::spawn(async move {
+            std::thread::sleep(ms(60)); // blocks the loop, as a careless task does
+            sleep(Duration::from_micros(1)).await;
+            l.push("later sleep");
+        });
+        a.await;
+        t.await;
+        b.await;
+    });
+    let events = log.take();
+    let later = events.iter().position(|e| e == "later sleep").unwrap();
+    for name in ["sleep", "timeout", "call_later"] {
+        let at = events.iter().position(|e| e == name).unwrap();
+        assert!(
+            at < later,
+            "{name} fired after a timer started 60 ms later: {events:?}"
+        );
+    }
+}
+
+/// A timer armed on a loop that is gone re-arms, for the same deadline, on the loop that polls
+/// it next, as a socket moves to the loop that uses it.
+#[test]
+fn a_timer_from_a_dropped_loop_rearms_on_the_next() {
+    let first = Executor::new();
+    let mut nap = Box::pin(sleep(ms(5)));
+    first.block_on(async {
+        assert!(poll_fn(|cx| Poll::Ready(nap.as_mut().poll(cx).is_pending())).await);
+    });
+    drop(first);
+    let start = Instant::now();
+    looplet::block_on(nap.as_mut());
+    assert!(
+        start.elapsed() < Duration::from_secs(3600),
+        "not restarted from scratch"
+    );
+    let mut ticks = Box::pin(Timer::interval(ms(1)));
+    looplet::block_on(ticks.next());
+    looplet::block_on(ticks.next());
+}
+
+/// Executor drop drains the wheel in place, so the stale key of a `Sleep` dropped during the
+/// drain cannot cancel a timer that a destructor started meanwhile.
+#[test]
+fn a_stale_timer_key_cannot_cancel_a_timer_started_by_a_destructor() {
+    struct StartsTimer {
+        old: Rc<std::cell::RefCell<Option<Pin<Box<looplet::time::Sleep>>>>>,
+        cancelled_new: Rc<Cell<Option<bool>>>,
+    }
+    impl Drop for StartsTimer {
+        fn drop(&mut self) {
+            let handle = call_later(Duration::from_secs(3600), || {});
+            drop(self.old.borrow_mut().take()); // the old sleep cancels its own key
+            self.cancelled_new.set(Some(handle.cancel()));
+        }
+    }
+    let ex = Executor::new();
+    let old = Rc::new(std::cell::RefCell::new(None));
+    let cancelled_new = Rc::new(Cell::new(None));
+    ex.block_on(async {
+        let mut s = Box::pin(sleep(Duration::from_secs(3600)));
+        assert!(poll_fn(|cx| Poll::Ready(s.as_mut().poll(cx).is_pending())).await);
+        *old.borrow_mut() = Some(s);
+        let guard = StartsTimer {
+            old: old.clone(),
+            cancelled_new: cancelled_new.clone(),
+        };
+        call_later(Duration::from_secs(3600), move || drop(guard));
+    });
+    drop(ex);
+    assert_eq!(
+        cancelled_new.get(),
+        Some(true),
+        "the new timer was still armed, so its handle could cancel it"
+    );
+}
+
+/// Durations past the range of `Instant` make timers that never fire, never a panic.
+#[test]
+fn huge_durations_saturate_instead_of_panicking() {
+    looplet::block_on(async {
+        let mut forever = Timer::interval(Duration::MAX);
+        assert!(timeout(ms(2), forever.next()).await.is_err());
+        assert!(timeout(ms(2), Timer::after(Duration::MAX)).await.is_err());
+        let handle = call_later(Duration::MAX, || unreachable!());
+        assert!(handle.cancel(), "a never-due call can still be cancelled");
+        assert!(
+            timeout(ms(2), sleep(Duration::from_secs(u64::MAX)))
+                .await
+                .is_err()
+        );
+    });
 }

@@ -44,7 +44,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use crate::io::Async;
-use crate::reactor::{READ, WRITE};
+use crate::reactor::{Kind, READ, WRITE};
 
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
 
@@ -149,7 +149,7 @@ impl TcpListener {
             rustix::net::bind(&fd, &addr)?;
             rustix::net::listen(&fd, BACKLOG)?;
             Ok(TcpListener {
-                inner: Async::new_nonblocking(std::net::TcpListener::from(fd), false),
+                inner: Async::new_nonblocking(std::net::TcpListener::from(fd), Kind::Socket),
             })
         })
     }
@@ -220,7 +220,7 @@ impl TcpListener {
             READ,
             cx,
             |listener| Ok(rustix::net::acceptfrom_with(listener, FLAGS)?),
-            |_| false,
+            |_| None,
         ))?;
         let stream = TcpStream::from_fd(fd);
         let peer = match addr.and_then(|a| SocketAddr::try_from(a).ok()) {
@@ -288,6 +288,23 @@ impl AsFd for TcpListener {
 ///
 /// It never ends. An error item (such as `EMFILE`) does not end it either: the next poll
 /// accepts again, so back off before polling again after an error.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use looplet::net::{Incoming, TcpListener, TcpStream};
+///
+/// looplet::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0")?;
+///     let _client = TcpStream::connect(listener.local_addr()?).await?;
+///     let mut incoming: Incoming<'_> = listener.incoming();
+///     let conn = incoming.next().await.expect("it never ends")?;
+///     assert!(conn.peer_addr()?.ip().is_loopback());
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct Incoming<'a> {
@@ -336,7 +353,7 @@ pub struct TcpStream {
 impl TcpStream {
     fn from_fd(fd: OwnedFd) -> TcpStream {
         TcpStream {
-            inner: Async::new_nonblocking(std::net::TcpStream::from(fd), true),
+            inner: Async::new_nonblocking(std::net::TcpStream::from(fd), Kind::Tcp),
         }
     }
 
@@ -408,7 +425,7 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         rustix::io::ioctl_fionbio(&stream, true)?;
         Ok(TcpStream {
-            inner: Async::new_nonblocking(stream, true),
+            inner: Async::new_nonblocking(stream, Kind::Tcp),
         })
     }
 
@@ -490,7 +507,17 @@ impl TcpStream {
     ///
     /// # Examples
     ///
-    /// See [`TcpStream::set_nodelay`].
+    /// ```
+    /// use looplet::net::{TcpListener, TcpStream};
+    ///
+    /// looplet::block_on(async {
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     let stream = TcpStream::connect(listener.local_addr()?).await?;
+    ///     assert!(!stream.nodelay()?, "Nagle's algorithm is on by default");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn nodelay(&self) -> io::Result<bool> {
         self.inner.get_ref().nodelay()
     }
@@ -542,50 +569,60 @@ impl AsFd for TcpStream {
     }
 }
 
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.inner).poll_read(cx, buf)
-    }
+/// `AsyncRead`/`AsyncWrite` on `&Stream` through its `inner: Async<_>`, and on `Stream`
+/// through `&Stream`. Flushing does nothing (a socket has no buffer of ours); closing shuts
+/// down the write side, so the peer reads to the end of the stream.
+macro_rules! stream_io {
+    ($stream:ty) => {
+        impl AsyncRead for &$stream {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut &self.inner).poll_read(cx, buf)
+            }
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.inner).poll_read_vectored(cx, bufs)
-    }
+            fn poll_read_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &mut [IoSliceMut<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut &self.inner).poll_read_vectored(cx, bufs)
+            }
+        }
+
+        impl AsyncWrite for &$stream {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut &self.inner).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut &self.inner).poll_write_vectored(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(self.shutdown(Shutdown::Write))
+            }
+        }
+
+        forward_io_to_ref!($stream);
+    };
 }
 
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut &self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write side: the peer reads to the end of the stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+pub(crate) use stream_io;
 
 /// Forwards `AsyncRead`/`AsyncWrite` on an owned stream to the impls on `&Stream`.
 macro_rules! forward_io_to_ref {
@@ -638,7 +675,7 @@ macro_rules! forward_io_to_ref {
 
 pub(crate) use forward_io_to_ref;
 
-forward_io_to_ref!(TcpStream);
+stream_io!(TcpStream);
 
 /// A UDP socket.
 ///
@@ -681,7 +718,7 @@ impl UdpSocket {
             let fd = rustix::net::socket_with(family(&addr), SocketType::DGRAM, FLAGS, None)?;
             rustix::net::bind(&fd, &addr)?;
             Ok(UdpSocket {
-                inner: Async::new_nonblocking(std::net::UdpSocket::from(fd), false),
+                inner: Async::new_nonblocking(std::net::UdpSocket::from(fd), Kind::Socket),
             })
         })
     }
@@ -694,7 +731,18 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket`].
+    /// ```
+    /// use looplet::net::UdpSocket;
+    ///
+    /// looplet::block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let n = a.send_to(b"ping", b.local_addr()?).await?;
+    ///     assert_eq!(n, 4);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> io::Result<usize> {
         self.inner.write_with(|s| s.send_to(buf, addr)).await
     }
@@ -708,7 +756,20 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket`].
+    /// ```
+    /// use looplet::net::UdpSocket;
+    ///
+    /// looplet::block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     a.send_to(b"a long datagram", b.local_addr()?).await?;
+    ///     let mut small = [0; 6];
+    ///     let (n, from) = b.recv_from(&mut small).await?;
+    ///     assert_eq!((&small[..n], from), (&b"a long"[..], a.local_addr()?)); // truncated
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.inner.read_with(|s| s.recv_from(buf)).await
     }
@@ -751,7 +812,18 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket::connect`].
+    /// ```
+    /// use looplet::net::UdpSocket;
+    ///
+    /// looplet::block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     a.connect(b.local_addr()?)?;
+    ///     assert_eq!(a.send(b"to b").await?, 4);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write_with(|s| s.send(buf)).await
     }
@@ -764,7 +836,21 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket::connect`].
+    /// ```
+    /// use looplet::net::UdpSocket;
+    ///
+    /// looplet::block_on(async {
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     b.connect(a.local_addr()?)?;
+    ///     a.send_to(b"from a", b.local_addr()?).await?;
+    ///     let mut buf = [0; 16];
+    ///     let n = b.recv(&mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"from a");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read_with(|s| s.recv(buf)).await
     }
@@ -777,7 +863,11 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket::bind`].
+    /// ```
+    /// let socket = looplet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert!(socket.local_addr()?.ip().is_loopback());
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().local_addr()
     }
@@ -790,7 +880,15 @@ impl UdpSocket {
     ///
     /// # Examples
     ///
-    /// See [`UdpSocket::connect`].
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// let socket = looplet::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// assert_eq!(socket.peer_addr().unwrap_err().kind(), ErrorKind::NotConnected);
+    /// socket.connect("127.0.0.1:9")?;
+    /// assert_eq!(socket.peer_addr()?.port(), 9);
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().peer_addr()
     }

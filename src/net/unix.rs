@@ -1,7 +1,7 @@
 //! Unix domain stream sockets.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::SocketAddr;
@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
-use rustix::net::{AddressFamily, SendFlags, SocketAddrUnix, SocketType};
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
-use super::{BACKLOG, FLAGS, finish_connect, forward_io_to_ref};
+use super::{BACKLOG, FLAGS, finish_connect, forward_io_to_ref, stream_io};
 use crate::io::Async;
-use crate::reactor::{READ, WRITE};
+use crate::reactor::{Kind, READ};
 
 /// A Unix domain socket listening for connections.
 ///
@@ -56,14 +56,25 @@ impl UnixListener {
     ///
     /// # Examples
     ///
-    /// See [`UnixListener`].
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("looplet-doc-bind-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("s");
+    /// # let _ = std::fs::remove_file(&path);
+    /// let listener = looplet::net::UnixListener::bind(&path)?;
+    /// let err = looplet::net::UnixListener::bind(&path).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    /// drop(listener);
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
         let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
         rustix::net::bind(&fd, &addr)?;
         rustix::net::listen(&fd, BACKLOG)?;
         Ok(UnixListener {
-            inner: Async::new_nonblocking(std::os::unix::net::UnixListener::from(fd), false),
+            inner: Async::new_nonblocking(std::os::unix::net::UnixListener::from(fd), Kind::Socket),
         })
     }
 
@@ -75,7 +86,24 @@ impl UnixListener {
     ///
     /// # Examples
     ///
-    /// See [`UnixListener`].
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("looplet-doc-accept-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("s");
+    /// # let _ = std::fs::remove_file(&path);
+    /// use looplet::net::{UnixListener, UnixStream};
+    ///
+    /// looplet::block_on(async {
+    ///     let listener = UnixListener::bind(&path)?;
+    ///     let _client = UnixStream::connect(&path).await?;
+    ///     let (conn, peer) = listener.accept().await?;
+    ///     assert!(peer.is_unnamed());
+    ///     # drop(conn);
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await
     }
@@ -85,7 +113,7 @@ impl UnixListener {
             READ,
             cx,
             |listener| Ok(rustix::net::accept_with(listener, FLAGS)?),
-            |_| false,
+            |_| None,
         ))?;
         let stream = UnixStream::from_fd(fd);
         let peer = stream.peer_addr()?;
@@ -155,6 +183,27 @@ impl AsFd for UnixListener {
 }
 
 /// The stream of [`UnixListener::incoming`]; like [`Incoming`](super::Incoming), it never ends.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use looplet::net::{UnixIncoming, UnixListener, UnixStream};
+///
+/// let dir = std::env::temp_dir().join(format!("looplet-doc-ui-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("s");
+/// # let _ = std::fs::remove_file(&path);
+/// looplet::block_on(async {
+///     let listener = UnixListener::bind(&path)?;
+///     let _client = UnixStream::connect(&path).await?;
+///     let mut incoming: UnixIncoming<'_> = listener.incoming();
+///     assert!(incoming.next().await.expect("it never ends").is_ok());
+///     std::io::Result::Ok(())
+/// })?;
+/// std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 #[must_use = "streams do nothing unless polled"]
 pub struct UnixIncoming<'a> {
@@ -194,7 +243,10 @@ pub struct UnixStream {
 impl UnixStream {
     fn from_fd(fd: OwnedFd) -> UnixStream {
         UnixStream {
-            inner: Async::new_nonblocking(std::os::unix::net::UnixStream::from(fd), true),
+            inner: Async::new_nonblocking(
+                std::os::unix::net::UnixStream::from(fd),
+                Kind::UnixStream,
+            ),
         }
     }
 
@@ -209,7 +261,14 @@ impl UnixStream {
     ///
     /// # Examples
     ///
-    /// See [`UnixListener`].
+    /// ```
+    /// use std::io::ErrorKind;
+    ///
+    /// looplet::block_on(async {
+    ///     let err = looplet::net::UnixStream::connect("/nonexistent/looplet.sock").await.unwrap_err();
+    ///     assert_eq!(err.kind(), ErrorKind::NotFound);
+    /// });
+    /// ```
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
         loop {
@@ -237,7 +296,19 @@ impl UnixStream {
     ///
     /// # Examples
     ///
-    /// See [`UnixStream`].
+    /// ```
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// looplet::block_on(async {
+    ///     let (mut a, mut b) = looplet::net::UnixStream::pair()?;
+    ///     b.write_all(b"back").await?;
+    ///     let mut buf = [0; 4];
+    ///     a.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"back");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
         Ok((UnixStream::from_fd(a), UnixStream::from_fd(b)))
@@ -319,67 +390,4 @@ impl AsFd for UnixStream {
     }
 }
 
-impl AsyncRead for &UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner
-            .poll_with(READ, cx, |mut s| s.read(buf), |_| false)
-    }
-
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let want: usize = bufs.iter().map(|b| b.len()).sum();
-        self.inner.poll_with(
-            READ,
-            cx,
-            |mut s| s.read_vectored(bufs),
-            |&n| n > 0 && n < want,
-        )
-    }
-}
-
-impl AsyncWrite for &UnixStream {
-    /// Writes with `send(MSG_NOSIGNAL)`: a closed peer gives `BrokenPipe`, never `SIGPIPE`.
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_with(
-            WRITE,
-            cx,
-            |s| Ok(rustix::net::send(s, buf, SendFlags::NOSIGNAL)?),
-            |&n| n < buf.len(),
-        )
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        // sendmsg with NOSIGNAL for the first non-empty buffer keeps the no-SIGPIPE promise.
-        let buf = bufs
-            .iter()
-            .find(|b| !b.is_empty())
-            .map_or(&[][..], |b| &**b);
-        self.poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the write side: the peer reads to the end of the stream.
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
-
-forward_io_to_ref!(UnixStream);
+stream_io!(UnixStream);

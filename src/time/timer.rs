@@ -6,9 +6,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use futures_core::Stream;
+use futures_core::{FusedFuture, FusedStream, Stream};
 
 use super::{Expiry, Slot, TimerRef, When};
+use crate::executor::current_rc;
 
 /// A timer that fires at an instant, once or periodically; async-io's `Timer`.
 ///
@@ -24,10 +25,13 @@ use super::{Expiry, Slot, TimerRef, When};
 /// [`sleep`](crate::sleep) is the cheaper way to wait for a duration: it reads no clock.
 /// A `Timer` reads the clock when made from a duration, and again when it fires.
 ///
+/// A `Timer` is a [`FusedFuture`] and a [`FusedStream`]: a one-shot timer that has fired is
+/// terminated, an interval never is.
+///
 /// # Panics
 ///
-/// Polling panics with no loop running on this thread, or on another loop than the one that
-/// first polled it.
+/// Polling panics with no loop running on this thread, or on another live loop than the one
+/// that first polled it (the message names the line that made the timer).
 ///
 /// # Examples
 ///
@@ -69,6 +73,7 @@ impl Timer {
     ///     looplet::time::Timer::after(Duration::from_millis(1)).await;
     /// });
     /// ```
+    #[track_caller]
     pub fn after(duration: Duration) -> Timer {
         Timer::new(Instant::now().checked_add(duration), None)
     }
@@ -85,11 +90,14 @@ impl Timer {
     ///     assert!(looplet::time::Timer::at(at).await >= at);
     /// });
     /// ```
+    #[track_caller]
     pub fn at(deadline: Instant) -> Timer {
         Timer::new(Some(deadline), None)
     }
 
     /// A timer that fires every `period`, first one `period` from now.
+    ///
+    /// A period too large for an [`Instant`] (`Duration::MAX`) makes a timer that never fires.
     ///
     /// # Panics
     ///
@@ -107,8 +115,9 @@ impl Timer {
     ///     every_ms.next().await;
     /// });
     /// ```
+    #[track_caller]
     pub fn interval(period: Duration) -> Timer {
-        Timer::interval_at(Instant::now() + period, period)
+        Timer::interval_from(Instant::now().checked_add(period), period)
     }
 
     /// A timer that fires at `start` and then every `period`.
@@ -129,19 +138,25 @@ impl Timer {
     ///     assert!(second >= first);
     /// });
     /// ```
+    #[track_caller]
     pub fn interval_at(start: Instant, period: Duration) -> Timer {
-        assert!(
-            !period.is_zero(),
-            "looplet::time::Timer: an interval's period must be non-zero"
-        );
-        Timer::new(Some(start), Some(period))
+        Timer::interval_from(Some(start), period)
     }
 
+    #[track_caller]
+    fn interval_from(start: Option<Instant>, period: Duration) -> Timer {
+        if period.is_zero() {
+            panic!("looplet::time::Timer: an interval's period must be non-zero");
+        }
+        Timer::new(start, Some(period))
+    }
+
+    #[track_caller]
     fn new(deadline: Option<Instant>, period: Option<Duration>) -> Timer {
         Timer {
             deadline,
             period,
-            slot: Slot::default(),
+            slot: Slot::new(),
             fired_at: None,
         }
     }
@@ -250,6 +265,18 @@ impl Stream for Timer {
     }
 }
 
+impl FusedFuture for Timer {
+    fn is_terminated(&self) -> bool {
+        self.deadline.is_none() && self.fired_at.is_some()
+    }
+}
+
+impl FusedStream for Timer {
+    fn is_terminated(&self) -> bool {
+        self.deadline.is_none() && self.fired_at.is_some()
+    }
+}
+
 impl fmt::Debug for Timer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timer")
@@ -264,12 +291,13 @@ impl fmt::Debug for Timer {
 /// Returns a [`TimerHandle`] whose [`cancel`](TimerHandle::cancel) stops the call if it has
 /// not happened yet. Dropping the handle does **not** cancel the call (as in asyncio).
 /// The callback runs inside the loop, between tasks; it may spawn tasks and start timers.
-/// If it panics, the panic hook reports it and the loop goes on. A zero delay calls `f` at
-/// the loop's next turn.
+/// If it panics, the panic hook reports it and the loop goes on. The delay counts from this
+/// call; a zero delay calls `f` at the loop's next turn, and a delay too large for an
+/// [`Instant`] never calls it (the handle can still cancel it).
 ///
 /// # Panics
 ///
-/// If no looplet loop is running on this thread.
+/// If no looplet loop is running on this thread (the message names the caller's line).
 ///
 /// # Examples
 ///
@@ -289,11 +317,20 @@ impl fmt::Debug for Timer {
 ///     assert_eq!(calls.get(), 1);
 /// });
 /// ```
+#[track_caller]
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
-    TimerHandle(TimerRef::schedule(
-        When::After(delay),
-        Expiry::Call(Box::new(f)),
-    ))
+    schedule_call("call_later", Instant::now().checked_add(delay), Box::new(f))
+}
+
+#[track_caller]
+fn schedule_call(name: &str, deadline: Option<Instant>, f: Box<dyn FnOnce()>) -> TimerHandle {
+    let Some(local) = current_rc() else {
+        panic!(
+            "looplet::{name} called with no looplet loop running on this thread; call it from \
+             code running inside looplet::block_on"
+        )
+    };
+    TimerHandle(TimerRef::schedule_on(&local, deadline, Expiry::Call(f)))
 }
 
 /// Calls `f` on the loop thread at `deadline`: asyncio's `loop.call_at`.
@@ -302,7 +339,7 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
 ///
 /// # Panics
 ///
-/// If no looplet loop is running on this thread.
+/// If no looplet loop is running on this thread (the message names the caller's line).
 ///
 /// # Examples
 ///
@@ -320,11 +357,9 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
 ///     assert!(!handle.cancel(), "too late: it already ran");
 /// });
 /// ```
+#[track_caller]
 pub fn call_at(deadline: Instant, f: impl FnOnce() + 'static) -> TimerHandle {
-    TimerHandle(TimerRef::schedule(
-        When::At(deadline),
-        Expiry::Call(Box::new(f)),
-    ))
+    schedule_call("call_at", Some(deadline), Box::new(f))
 }
 
 /// A delayed call, from [`call_later`] or [`call_at`]: asyncio's `TimerHandle`.

@@ -60,11 +60,6 @@
 //! deadline, every overflow entry is placed again. Those now within 48 bits go to the levels, the
 //! others stay and the least deadline is recomputed. Nothing fires early and no arithmetic can
 //! overflow: a deadline of `u64::MAX` fires only at `advance(u64::MAX)`.
-//!
-//! # Staging
-//!
-//! [`Wheel::stage`] records a delay instead of a deadline: the next `advance(t)` first places it at
-//! `t + delay`, so the loop reads its clock once per turn rather than once per timer.
 
 use std::fmt;
 
@@ -85,14 +80,10 @@ const WHEEL_LISTS: usize = LEVELS * SLOTS;
 const DUE: usize = WHEEL_LISTS;
 /// The list of entries too far ahead for the levels.
 const OVERFLOW: usize = WHEEL_LISTS + 1;
-/// The list of staged entries, whose deadline the next advance fixes.
-const STAGED: usize = WHEEL_LISTS + 2;
 /// Number of lists.
-const LIST_COUNT: usize = WHEEL_LISTS + 3;
+const LIST_COUNT: usize = WHEEL_LISTS + 2;
 /// "No entry" in a link; entry indices are below it.
 const NIL: u32 = u32::MAX >> 1;
-/// Set in [`Node::prev`] while the entry is staged.
-const STAGED_BIT: u32 = 1 << 31;
 /// The most entries a wheel holds, so that every slab index fits below [`NIL`].
 const MAX_ENTRIES: usize = NIL as usize;
 
@@ -127,29 +118,12 @@ pub(crate) struct TimerKey(Key);
 struct Node<T> {
     /// The caller's value.
     value: T,
-    /// The absolute deadline once placed; the delay while staged.
+    /// The absolute deadline, in ticks.
     when: u64,
-    /// The previous entry on the list (or [`NIL`]), plus [`STAGED_BIT`].
+    /// The previous entry on the list, or [`NIL`].
     prev: u32,
     /// The next entry on the list, or [`NIL`].
     next: u32,
-}
-
-impl<T> Node<T> {
-    /// The previous entry on the list, or [`NIL`].
-    fn prev(&self) -> u32 {
-        self.prev & !STAGED_BIT
-    }
-
-    /// Sets the previous entry, keeping the staged flag.
-    fn set_prev(&mut self, prev: u32) {
-        self.prev = (self.prev & STAGED_BIT) | prev;
-    }
-
-    /// Whether the entry waits for the next advance to get its deadline.
-    fn is_staged(&self) -> bool {
-        self.prev & STAGED_BIT != 0
-    }
 }
 
 /// The ends of one intrusive list and a lower bound of its deadlines.
@@ -160,7 +134,7 @@ struct List {
     /// The last entry, or [`NIL`].
     tail: u32,
     /// At most the least deadline on the list (`u64::MAX` when empty): the least appended since
-    /// the list was last empty. Unused on [`STAGED`].
+    /// the list was last empty.
     min: u64,
 }
 
@@ -178,14 +152,14 @@ impl List {
 /// # Invariants
 ///
 /// Between calls, every live entry is on exactly the list [`Wheel::list_of`] names (lists
-/// `0..WHEEL_LISTS` are the slots, then [`DUE`], [`OVERFLOW`], [`STAGED`]); bit `s` of
+/// `0..WHEEL_LISTS` are the slots, then [`DUE`] and [`OVERFLOW`]); bit `s` of
 /// `occupied[l]` is set exactly when slot `s` of level `l` is non-empty, and only for
 /// `s > digit(now, l)`; every list's `min` is at most its least deadline, and the overflow
 /// list's 2^48-aligned block of `min` starts after `now`.
 pub(crate) struct Wheel<T> {
     /// The nodes; lists link them by slab index.
     entries: Slab<Node<T>>,
-    /// [`LIST_COUNT`] lists: the slots of every level, then due, overflow and staged.
+    /// [`LIST_COUNT`] lists: the slots of every level, then due and overflow.
     lists: Box<[List]>,
     /// Bit `s` of `occupied[l]`: slot `s` of level `l` holds entries.
     occupied: [u64; LEVELS],
@@ -219,26 +193,9 @@ impl<T> Wheel<T> {
     ///
     /// If the wheel would hold more than 2^31 - 1 timers.
     pub(crate) fn insert(&mut self, deadline: u64, value: T) -> TimerKey {
-        let key = self.alloc(deadline, 0, value);
+        let key = self.alloc(deadline, value);
         self.place(key.index());
         TimerKey(key)
-    }
-
-    /// Adds a timer whose deadline the next `advance(now)` fixes at
-    /// `now.saturating_add(delay)`.
-    ///
-    /// # Panics
-    ///
-    /// If the wheel would hold more than 2^31 - 1 timers.
-    pub(crate) fn stage(&mut self, delay: u64, value: T) -> TimerKey {
-        let key = self.alloc(delay, STAGED_BIT, value);
-        self.push_back(STAGED, key.index());
-        TimerKey(key)
-    }
-
-    /// Whether some staged timer waits for the next advance.
-    pub(crate) fn has_staged(&self) -> bool {
-        self.lists[STAGED].head != NIL
     }
 
     /// Cancels a timer and returns its value; `None` if the key is stale (the timer already
@@ -257,19 +214,18 @@ impl<T> Wheel<T> {
     }
 
     #[cfg(test)]
-    /// Whether the timer is live (placed or staged).
+    /// Whether the timer is live.
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries.contains(key.0)
     }
 
     #[cfg(test)]
-    /// The deadline of a placed timer; `None` if it is staged or gone.
+    /// The deadline of a live timer.
     pub(crate) fn deadline(&self, key: TimerKey) -> Option<u64> {
-        let node = self.entries.get(key.0)?;
-        (!node.is_staged()).then_some(node.when)
+        self.entries.get(key.0).map(|node| node.when)
     }
 
-    /// Live timers, placed and staged.
+    /// Live timers.
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -280,8 +236,7 @@ impl<T> Wheel<T> {
     }
 
     /// A tick `t` such that no placed timer expires before `t`, and `advance(t)` makes progress:
-    /// it expires a timer or cascades a slot. `None` when no timer is placed (staged ones do not
-    /// count). O(LEVELS): it reads the `occupied` bitmaps and one list's minimum.
+    /// it expires a timer or cascades a slot. `None` when the wheel is empty. O(LEVELS): it reads the `occupied` bitmaps and one list's minimum.
     ///
     /// It is the earliest deadline exactly unless a timer was cancelled out of the earliest slot
     /// since that slot was last empty. A due timer makes it at most [`now`](Self::now).
@@ -299,23 +254,14 @@ impl<T> Wheel<T> {
         Some(min)
     }
 
-    /// Moves time to `now` (an earlier tick counts as [`now`](Self::now)): places every staged
-    /// timer at `now + delay` (saturating), then removes every timer with deadline `<= now` and
-    /// hands it to `expired`, in non-decreasing deadline order. Timers with equal deadlines come
-    /// out in the order they were placed (inserted, or staged then advanced).
+    /// Moves time to `now` (an earlier tick counts as [`now`](Self::now)): removes every timer
+    /// with deadline `<= now` and hands it to `expired`, in non-decreasing deadline order.
+    /// Timers with equal deadlines come out in the order they were inserted.
     ///
     /// If `expired` panics, the wheel stays consistent: time has reached `now`, and the
     /// timers not yet handed out expire at the next advance.
     pub(crate) fn advance(&mut self, now: u64, expired: &mut impl FnMut(TimerKey, T)) {
         let target = now.max(self.now);
-        while self.lists[STAGED].head != NIL {
-            let index = self.lists[STAGED].head;
-            self.unlink(index);
-            let node = self.entries.at_mut(index);
-            node.prev &= !STAGED_BIT;
-            node.when = target.saturating_add(node.when);
-            self.place(index);
-        }
         if self.due_unsorted {
             self.sort_due();
         }
@@ -353,8 +299,18 @@ impl<T> Wheel<T> {
         }
     }
 
+    /// Removes every timer without expiring it, handing each value to `f`. Keys stay
+    /// generation-checked: a key of a drained timer never matches a timer inserted later.
+    pub(crate) fn drain(&mut self, f: impl FnMut(T)) {
+        let mut f = f;
+        self.entries.drain(|node| f(node.value));
+        self.lists.fill(List::EMPTY);
+        self.occupied = [0; LEVELS];
+        self.due_unsorted = false;
+    }
+
     /// Stores a new unlinked node.
-    fn alloc(&mut self, when: u64, flags: u32, value: T) -> Key {
+    fn alloc(&mut self, when: u64, value: T) -> Key {
         assert!(
             self.entries.len() < MAX_ENTRIES,
             "looplet: more than {MAX_ENTRIES} timers in one wheel"
@@ -362,18 +318,14 @@ impl<T> Wheel<T> {
         self.entries.insert(Node {
             value,
             when,
-            prev: flags | NIL,
+            prev: NIL,
             next: NIL,
         })
     }
 
     /// The list that holds `node`.
     fn list_of(&self, node: &Node<T>) -> usize {
-        if node.is_staged() {
-            STAGED
-        } else {
-            list_for(self.now, node.when)
-        }
+        list_for(self.now, node.when)
     }
 
     /// The start of the next slot to come due and its list: the first occupied slot of the
@@ -406,7 +358,7 @@ impl<T> Wheel<T> {
         (overflow.head != NIL).then_some((start, OVERFLOW))
     }
 
-    /// Puts the unlinked, unstaged entry at `index` on the list its deadline names.
+    /// Puts the unlinked entry at `index` on the list its deadline names.
     fn place(&mut self, index: u32) {
         let id = list_for(self.now, self.entries.at(index).when);
         self.push_back(id, index);
@@ -416,7 +368,7 @@ impl<T> Wheel<T> {
     fn push_back(&mut self, id: usize, index: u32) {
         let tail = self.lists[id].tail;
         let node = self.entries.at_mut(index);
-        node.set_prev(tail);
+        node.prev = tail;
         node.next = NIL;
         let when = node.when;
         if tail == NIL {
@@ -439,7 +391,7 @@ impl<T> Wheel<T> {
     /// Takes the linked entry at `index` off its list.
     fn unlink(&mut self, index: u32) {
         let node = self.entries.at(index);
-        let (prev, next) = (node.prev(), node.next);
+        let (prev, next) = (node.prev, node.next);
         let id = self.list_of(node);
         if prev == NIL {
             debug_assert_eq!(
@@ -459,7 +411,7 @@ impl<T> Wheel<T> {
             );
             self.lists[id].tail = prev;
         } else {
-            self.entries.at_mut(next).set_prev(prev);
+            self.entries.at_mut(next).prev = prev;
         }
         if prev == NIL && next == NIL {
             self.make_empty(id);
@@ -540,7 +492,6 @@ impl<T> fmt::Debug for Wheel<T> {
             .field("now", &self.now)
             .field("len", &self.entries.len())
             .field("next_deadline", &self.next_deadline())
-            .field("staged", &self.has_staged())
             .finish()
     }
 }

@@ -22,17 +22,14 @@ impl<T> Wheel<T> {
             let (mut prev, mut index) = (NIL, list.head);
             while index != NIL {
                 let node = self.entries.at(index);
-                assert_eq!(node.prev(), prev, "prev link of {index} on list {id}");
+                assert_eq!(node.prev, prev, "prev link of {index} on list {id}");
                 assert_eq!(
                     self.list_of(node),
                     id,
                     "entry {index} (deadline {}) is on the wrong list",
                     node.when
                 );
-                assert!(
-                    id == STAGED || node.when >= list.min,
-                    "list {id} min above an entry"
-                );
+                assert!(node.when >= list.min, "list {id} min above an entry");
                 if id == DUE && !self.due_unsorted && prev != NIL {
                     assert!(
                         self.entries.at(prev).when <= node.when,
@@ -119,9 +116,9 @@ fn equal_deadlines_keep_placement_order_across_levels() {
     wheel.run(5000);
     wheel.insert(10_000, 'b');
     wheel.run(9990);
-    wheel.stage(10, 'd');
     wheel.insert(10_000, 'c');
-    wheel.run(9990);
+    wheel.insert(10_000, 'd');
+    wheel.run(9995);
     wheel.insert(10_000, 'e');
     assert_eq!(values(wheel.run(20_000)), ['a', 'b', 'c', 'd', 'e']);
 }
@@ -193,39 +190,27 @@ fn max_deadline_fires_only_at_max() {
     }
 }
 
-/// Staged delays count from the next advance's tick, saturating.
+/// Draining removes every timer without expiring it, and keys stay generation-checked.
 #[test]
-fn staged_entries_take_the_next_advance_as_base() {
+fn drain_empties_the_wheel_and_old_keys_stay_stale() {
     let mut wheel = Wheel::new();
     wheel.run(40);
-    let zero = wheel.stage(0, 0);
-    let ten = wheel.stage(10, 10);
-    let max = wheel.stage(u64::MAX, 99);
-    assert!(wheel.has_staged() && wheel.deadline(ten).is_none());
-    assert_eq!((wheel.len(), wheel.next_deadline()), (3, None));
-    assert_eq!(values(wheel.run(50)), [0]);
-    assert!(!wheel.has_staged() && !wheel.contains(zero));
-    assert_eq!(
-        (wheel.deadline(ten), wheel.deadline(max)),
-        (Some(60), Some(u64::MAX))
-    );
-    wheel.stage(0, 1);
-    assert_eq!(
-        values(wheel.run(50)),
-        [1],
-        "delay 0 at an advance to the same tick"
-    );
-    assert_eq!(wheel.remove(max), Some(99));
-    let gone = wheel.stage(5, 5);
-    assert_eq!(wheel.remove(gone), Some(5));
-    assert!(!wheel.has_staged());
-    assert_eq!(values(wheel.run(u64::MAX)), [10]);
-    wheel.stage(u64::MAX, 7);
-    assert_eq!(
-        values(wheel.run(0)),
-        [7],
-        "saturates at u64::MAX, which is now"
-    );
+    let old: Vec<_> = [0, 10, 5_000, 1 << 40, u64::MAX]
+        .iter()
+        .map(|&d| wheel.insert(d, d))
+        .collect();
+    let mut drained = Vec::new();
+    wheel.drain(|v| drained.push(v));
+    drained.sort_unstable();
+    assert_eq!(drained, [0, 10, 5_000, 1 << 40, u64::MAX]);
+    assert!(wheel.is_empty() && wheel.next_deadline().is_none());
+    wheel.check();
+    let new = wheel.insert(50, 1);
+    for key in old {
+        assert_eq!(wheel.remove(key), None, "a drained key matched a new timer");
+    }
+    assert_eq!(wheel.remove(new), Some(1));
+    assert_eq!(wheel.now(), 40);
 }
 
 /// A small deterministic generator for the tests that need many deadlines.
@@ -287,7 +272,7 @@ fn next_deadline_after_cancellation_still_progresses() {
     assert!(live.is_empty());
 }
 
-/// A million timers inserted (or staged) then cancelled never grow the slab past the peak.
+/// A million timers inserted then cancelled never grow the slab past the peak.
 #[test]
 fn a_million_insert_remove_cycles_reuse_the_slab() {
     let mut wheel = Wheel::new();
@@ -298,11 +283,7 @@ fn a_million_insert_remove_cycles_reuse_the_slab() {
         wheel.run(round * 1000);
         for i in 0..1000 {
             let when = lcg(&mut state) >> (lcg(&mut state) % 64);
-            let key = if i % 4 == 0 {
-                wheel.stage(when, i)
-            } else {
-                wheel.insert(when, i)
-            };
+            let key = wheel.insert(when, i);
             top = top.max(key.0.index());
             keys.push(key);
         }
@@ -310,7 +291,7 @@ fn a_million_insert_remove_cycles_reuse_the_slab() {
             assert!(wheel.remove(key).is_some());
         }
     }
-    assert!(wheel.is_empty() && !wheel.has_staged() && wheel.next_deadline().is_none());
+    assert!(wheel.is_empty() && wheel.next_deadline().is_none());
     assert!(top < 1000, "the slab grew to {top}");
     wheel.check();
 }
@@ -350,8 +331,8 @@ enum When {
 enum Op {
     /// Inserts at a deadline relative to `now`.
     Insert(When),
-    /// Stages with this delay.
-    Stage(u64),
+    /// Drains every timer.
+    Drain,
     /// Removes the `n`th live key, or a stale key if `true`.
     Remove(usize, bool),
     /// Advances by this many ticks (saturating).
@@ -389,7 +370,7 @@ fn op() -> impl Strategy<Value = Op> {
     ];
     prop_oneof![
         8 => when.prop_map(Op::Insert),
-        3 => prop_oneof![amount(), Just(u64::MAX)].prop_map(Op::Stage),
+        1 => Just(Op::Drain),
         4 => (any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(n, s)| Op::Remove(n, s)),
         4 => step.prop_map(Op::Advance),
         2 => Just(Op::AdvanceToNext),
@@ -419,9 +400,7 @@ fn deadline_for(now: u64, when: &When) -> u64 {
 struct Model {
     /// (deadline, placement number) -> id.
     placed: BTreeMap<(u64, u64), u64>,
-    /// (id, delay) of the staged timers, in staging order.
-    staged: Vec<(u64, u64)>,
-    /// id -> key and, once placed, its model entry.
+    /// id -> key and its model entry.
     live: HashMap<u64, (TimerKey, Option<(u64, u64)>)>,
     /// The live ids, to pick one to remove.
     ids: Vec<u64>,
@@ -452,9 +431,6 @@ impl Model {
     /// Advances both, checking that exactly the due timers expire, in order.
     fn advance(&mut self, wheel: &mut Wheel<u64>, now: u64) -> Vec<u64> {
         let now = now.max(wheel.now());
-        for (id, delay) in std::mem::take(&mut self.staged) {
-            self.place(id, now.saturating_add(delay));
-        }
         let later = self.placed.split_off(&(now, u64::MAX));
         let due = std::mem::replace(&mut self.placed, later);
         let fired = wheel.run(now);
@@ -482,10 +458,18 @@ fn run_ops(ops: &[Op]) {
                 model.place(id, deadline);
                 assert_eq!(wheel.deadline(key), Some(deadline));
             }
-            Op::Stage(delay) => {
-                let key = wheel.stage(*delay, model.next_id + 1);
-                let id = model.add(key);
-                model.staged.push((id, *delay));
+            Op::Drain => {
+                let mut drained = Vec::new();
+                wheel.drain(|id| drained.push(id));
+                drained.sort_unstable();
+                let mut expected: Vec<u64> = model.live.keys().copied().collect();
+                expected.sort_unstable();
+                assert_eq!(drained, expected, "drained");
+                for (key, _) in model.live.drain().map(|(_, v)| v) {
+                    model.stale.push(key);
+                }
+                model.placed.clear();
+                model.ids.clear();
             }
             Op::Remove(n, true) if !model.stale.is_empty() => {
                 let key = model.stale[n % model.stale.len()];
@@ -494,10 +478,8 @@ fn run_ops(ops: &[Op]) {
             Op::Remove(n, _) if !model.ids.is_empty() => {
                 let id = model.ids.swap_remove(n % model.ids.len());
                 let (key, placed) = model.live.remove(&id).unwrap();
-                match placed {
-                    Some(entry) => assert_eq!(model.placed.remove(&entry), Some(id)),
-                    None => model.staged.retain(|&(s, _)| s != id),
-                }
+                let entry = placed.expect("every live timer is placed");
+                assert_eq!(model.placed.remove(&entry), Some(id));
                 assert_eq!(wheel.remove(key), Some(id));
                 model.stale.push(key);
             }
@@ -508,7 +490,6 @@ fn run_ops(ops: &[Op]) {
             }
             Op::AdvanceToNext => {
                 if let Some(next) = wheel.next_deadline() {
-                    let staged = wheel.has_staged();
                     let before = (
                         wheel.occupied,
                         wheel.lists[OVERFLOW].head,
@@ -521,14 +502,13 @@ fn run_ops(ops: &[Op]) {
                         wheel.lists[OVERFLOW].min,
                     );
                     assert!(
-                        staged || !fired.is_empty() || before != after,
+                        !fired.is_empty() || before != after,
                         "no progress at {next}"
                     );
                 }
             }
         }
         assert_eq!(wheel.len(), model.live.len());
-        assert_eq!(wheel.has_staged(), !model.staged.is_empty());
         let min = model.placed.keys().next().map(|&(deadline, _)| deadline);
         let next = wheel.next_deadline();
         assert_eq!(next.is_some(), min.is_some());
