@@ -224,11 +224,13 @@ impl Local {
         }
     }
 
-    /// Counts a job run; every [`EVENT_INTERVAL`] jobs, looks outside the run queue without
-    /// sleeping. `block_on` and `try_tick` both call it after every job.
+    /// Counts a job run by `try_tick`; every [`EVENT_INTERVAL`] jobs, looks outside the run
+    /// queue without sleeping. (`block_on` counts in the same `jobs`, kept in a local while it
+    /// runs.)
+    #[inline]
     fn job_done(&self) {
         let jobs = self.jobs.get() + 1;
-        if jobs == EVENT_INTERVAL {
+        if jobs >= EVENT_INTERVAL {
             self.jobs.set(0);
             self.turn(false);
         } else {
@@ -560,6 +562,9 @@ impl Executor {
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
         local.schedule_main();
+        // The loop's job count, kept in a register here and handed back on return (nothing
+        // else can run this loop meanwhile: it is running).
+        let mut jobs = local.jobs.get();
         loop {
             let job = local.queue.borrow_mut().pop_front();
             match job {
@@ -569,16 +574,21 @@ impl Executor {
                 Some(Job::Main) => {
                     local.main_queued.set(false);
                     if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                        local.jobs.set(jobs);
                         return output;
                     }
                 }
                 None => {
-                    local.jobs.set(0);
+                    jobs = 0;
                     local.turn(true);
                     continue;
                 }
             }
-            local.job_done();
+            jobs += 1;
+            if jobs == EVENT_INTERVAL {
+                jobs = 0;
+                local.turn(false);
+            }
         }
     }
 

@@ -123,6 +123,22 @@ pub(crate) struct Readiness {
     pub(crate) read_closed: bool,
 }
 
+impl Readiness {
+    /// What epoll's `flags` for the source `key` say. An error (`EPOLLERR`) makes both
+    /// directions ready, so the next operation reports it, but does not close the read side:
+    /// only the peer's shutdown (`EPOLLRDHUP`) or a hang-up (`EPOLLHUP`) does (mio's rule; a
+    /// UDP socket's ICMP error, for one, leaves it usable).
+    fn of(key: u64, flags: EventFlags) -> Readiness {
+        let (hup, err) = (EventFlags::HUP, EventFlags::ERR);
+        Readiness {
+            key,
+            readable: flags.intersects(EventFlags::IN | EventFlags::RDHUP | hup | err),
+            writable: flags.intersects(EventFlags::OUT | hup | err),
+            read_closed: flags.intersects(EventFlags::RDHUP | hup),
+        }
+    }
+}
+
 impl Poller {
     /// Creates the epoll instance and its timerfd, and registers `notifier` and the timerfd.
     ///
@@ -229,16 +245,7 @@ impl Poller {
             match event.data.u64() {
                 NOTIFY_KEY => notifier.clear(),
                 TIMER_KEY => self.armed.set(None),
-                key => {
-                    let hup = EventFlags::HUP;
-                    let err = EventFlags::ERR;
-                    ready(Readiness {
-                        key,
-                        readable: flags.intersects(EventFlags::IN | EventFlags::RDHUP | hup | err),
-                        writable: flags.intersects(EventFlags::OUT | hup | err),
-                        read_closed: flags.intersects(EventFlags::RDHUP | hup),
-                    });
-                }
+                key => ready(Readiness::of(key, flags)),
             }
         }
         *self.events.borrow_mut() = events;
@@ -292,4 +299,21 @@ pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Res
         &mut control,
         SendFlags::NOSIGNAL,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_alone_readies_both_directions_but_does_not_close_reading() {
+        let err = Readiness::of(1, EventFlags::ERR);
+        assert!(err.readable && err.writable && !err.read_closed);
+        let rdhup = Readiness::of(1, EventFlags::IN | EventFlags::RDHUP);
+        assert!(rdhup.readable && !rdhup.writable && rdhup.read_closed);
+        let hup = Readiness::of(1, EventFlags::HUP | EventFlags::ERR);
+        assert!(hup.readable && hup.writable && hup.read_closed);
+        let out = Readiness::of(1, EventFlags::OUT);
+        assert!(!out.readable && out.writable && !out.read_closed);
+    }
 }

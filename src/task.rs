@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -154,16 +155,26 @@ impl<T> FusedFuture for Task<T> {
 ///
 /// Dropped unread (a detached task, or a `Task` dropped after the task finished), it drops
 /// what it holds under a guard: async-task drops outputs where a panic aborts the process.
-pub(crate) struct Outcome<T>(Option<Result<T, Payload>>);
+///
+/// # Invariant
+///
+/// The result is live until `into_output` takes it (and forgets the `Outcome`) or `drop`
+/// drops it: each happens once, and nothing touches it afterwards.
+pub(crate) struct Outcome<T>(ManuallyDrop<Result<T, Payload>>);
 
 impl<T> Outcome<T> {
+    #[inline]
     pub(crate) fn new(result: Result<T, Payload>) -> Outcome<T> {
-        Outcome(Some(result))
+        Outcome(ManuallyDrop::new(result))
     }
 
     /// The output; a panic's payload resumes here, in the awaiter.
-    fn into_output(mut self) -> T {
-        match self.0.take().expect("an outcome is read once") {
+    #[inline]
+    fn into_output(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: the result is live (see the invariant), and `this` is never dropped, so
+        // taking it here is its one use.
+        match unsafe { ManuallyDrop::take(&mut this.0) } {
             Ok(output) => output,
             Err(payload) => resume_unwind(payload),
         }
@@ -172,10 +183,11 @@ impl<T> Outcome<T> {
 
 impl<T> Drop for Outcome<T> {
     fn drop(&mut self) {
-        match self.0.take() {
-            Some(Ok(output)) => drop_guarded(output),
-            Some(Err(payload)) => drop_payload(payload),
-            None => {}
+        // SAFETY: the result is live (see the invariant: `into_output` forgets the outcome),
+        // and this is its last use.
+        match unsafe { ManuallyDrop::take(&mut self.0) } {
+            Ok(output) => drop_guarded(output),
+            Err(payload) => drop_payload(payload),
         }
     }
 }

@@ -922,11 +922,18 @@ fn a_destructor_that_panics_on_completion_is_the_tasks_panic() {
     let d = dropped.clone();
     let err = looplet::block_on(async move {
         let held = bomb(&d);
-        let task = looplet::spawn(async move {
-            let _held = held;
-            looplet::yield_now().await;
-            5
-        });
+        // The closure owns the bomb, so it goes off when the finished future is dropped, not
+        // inside the poll that completes it (as an async block's locals would).
+        let mut first = true;
+        let task = looplet::spawn(poll_fn(move |cx| {
+            let _owned = &held;
+            if std::mem::take(&mut first) {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            } else {
+                Poll::Ready(5)
+            }
+        }));
         futures_util::FutureExt::catch_unwind(AssertUnwindSafe(task))
             .await
             .unwrap_err()

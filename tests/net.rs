@@ -707,58 +707,70 @@ fn unix_vectored_writes_send_every_buffer() -> io::Result<()> {
 /// `read_vectored` (no new edge ever came for the data already queued).
 #[test]
 fn unix_reads_see_data_queued_behind_a_message_with_fds() -> io::Result<()> {
+    let (sender, receiver) = UnixStream::pair()?;
+    let (std_sender, std_receiver) = StdUnixStream::pair()?;
+    let (receiver, std_receiver) = (Rc::new(receiver), Rc::new(Async::new(std_receiver)?));
+    looplet::block_on(async {
+        for vectored in [true, false] {
+            // The reader waits first, so the socket is registered and the messages' edge is
+            // spent on its first read.
+            let r = receiver.clone();
+            let reading = looplet::spawn(async move { read_four(&*r, vectored).await });
+            looplet::yield_now().await;
+            send_fd_then_data(&sender)?;
+            reading.await?;
+            let r = std_receiver.clone();
+            let reading = looplet::spawn(async move { read_four(&*r, vectored).await });
+            looplet::yield_now().await;
+            send_fd_then_data(&std_sender)?;
+            reading.await?;
+        }
+        io::Result::Ok(())
+    })
+}
+
+/// Sends "a" with a file descriptor attached, then "bcd" without.
+fn send_fd_then_data(sender: &impl AsFd) -> io::Result<()> {
     use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
-    let (sender, receiver) = StdUnixStream::pair()?;
-    let (passed, _keep) = StdUnixStream::pair()?;
+    let (passed, _peer) = StdUnixStream::pair()?;
     let fds = [passed.as_fd()];
     let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
-    rustix::net::sendmsg(
-        &sender,
-        &[IoSlice::new(b"a")],
-        &mut control,
-        SendFlags::empty(),
-    )?;
-    sender.try_clone()?.write_all(b"bcd")?;
-    let receiver = Async::new(receiver)?;
-    looplet::block_on(async {
-        for vectored in [true, false] {
-            let mut got = Vec::new();
-            while got.len() < 4 {
-                let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
-                let read = async {
-                    if vectored {
-                        let mut bufs = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
-                        (&receiver).read_vectored(&mut bufs).await
-                    } else {
-                        (&receiver).read(&mut x).await
-                    }
-                };
-                let n = looplet::timeout(Duration::from_secs(10), read)
-                    .await
-                    .expect("data queued behind an SCM_RIGHTS message was never read")?;
-                got.extend_from_slice(&x[..n.min(64)]);
-                if n > 64 {
-                    got.extend_from_slice(&y[..n - 64]);
-                }
-            }
-            assert_eq!(got, b"abcd");
+    let one = [IoSlice::new(b"a")];
+    rustix::net::sendmsg(sender, &one, &mut control, SendFlags::empty())?;
+    rustix::net::send(sender, b"bcd", SendFlags::empty())?;
+    Ok(())
+}
+
+/// Reads "abcd" through `read_vectored` or `read`, failing if the rest never comes.
+async fn read_four<R>(receiver: R, vectored: bool) -> io::Result<()>
+where
+    R: futures_io::AsyncRead + Unpin + Copy,
+{
+    let mut got = Vec::new();
+    while got.len() < 4 {
+        let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
+        let mut r = receiver;
+        let read = async {
             if vectored {
-                // Once more, for the plain read path.
-                let mut control = SendAncillaryBuffer::new(&mut space);
-                assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
-                rustix::net::sendmsg(
-                    &sender,
-                    &[IoSlice::new(b"a")],
-                    &mut control,
-                    SendFlags::empty(),
-                )?;
-                sender.try_clone()?.write_all(b"bcd")?;
+                let mut bufs = [IoSliceMut::new(&mut x), IoSliceMut::new(&mut y)];
+                r.read_vectored(&mut bufs).await
+            } else {
+                r.read(&mut x).await
             }
+        };
+        let n = looplet::timeout(Duration::from_secs(10), read)
+            .await
+            .expect("data queued behind an SCM_RIGHTS message was never read")?;
+        assert!(n > 0, "no end of stream here");
+        got.extend_from_slice(&x[..n.min(64)]);
+        if n > 64 {
+            got.extend_from_slice(&y[..n - 64]);
         }
-        io::Result::Ok(())
-    })
+    }
+    assert_eq!(got, b"abcd");
+    Ok(())
 }
 
 /// A writer whose flush always succeeds: flushing must not wait for writability first.

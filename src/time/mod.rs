@@ -230,9 +230,13 @@ impl TimerRef {
     /// Puts `expiry` in `local`'s wheel, due at `deadline` (`None`: never). A deadline that
     /// has passed is due at the loop's next turn.
     fn schedule_on(local: &Rc<Local>, deadline: Option<Instant>, expiry: Expiry) -> TimerRef {
-        let timers = &local.timers;
-        let tick = deadline.map_or(u64::MAX, |d| timers.tick_of(d));
-        let key = timers.wheel.borrow_mut().insert(tick, expiry);
+        let tick = deadline.map_or(u64::MAX, |d| local.timers.tick_of(d));
+        TimerRef::insert(local, tick, expiry)
+    }
+
+    /// Puts `expiry` in `local`'s wheel, due at `tick`.
+    fn insert(local: &Rc<Local>, tick: u64, expiry: Expiry) -> TimerRef {
+        let key = local.timers.wheel.borrow_mut().insert(tick, expiry);
         TimerRef {
             local: Rc::downgrade(local),
             key,
@@ -329,11 +333,12 @@ impl Slot {
         let Some(local) = current_rc() else {
             no_loop(self.origin)
         };
-        if local.timers.tick_of(deadline) <= local.timers.wheel.borrow().now() {
+        let tick = local.timers.tick_of(deadline);
+        if tick <= local.timers.wheel.borrow().now() {
             return false;
         }
         let waker = Expiry::Wake(cx.waker().clone());
-        self.timer = Some(TimerRef::schedule_on(&local, Some(deadline), waker));
+        self.timer = Some(TimerRef::insert(&local, tick, waker));
         true
     }
 
