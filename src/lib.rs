@@ -28,6 +28,9 @@
 //! - [`channel`] holds bounded and unbounded channels between tasks: the producer/consumer.
 //! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
+//! - [`process`] runs child processes whose exit, stdin, stdout and stderr are awaited on the
+//!   loop (asyncio's `create_subprocess_exec`), and [`signal`] delivers Unix signals to it:
+//!   [`signal::ctrl_c`] and a stream of chosen signals (`loop.add_signal_handler`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -128,7 +131,9 @@ pub mod channel;
 mod executor;
 mod io;
 pub mod net;
+pub mod process;
 mod reactor;
+pub mod signal;
 mod slab;
 mod sys;
 mod task;
