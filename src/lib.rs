@@ -102,6 +102,12 @@
 //! on epoll only when it has nothing to run, or on its fairness tick. The epoll, eventfd and
 //! timerfd calls sit behind one seam, `sys`, on rustix; Linux is the one platform.
 //!
+//! **Child exits and signals** arrive the same way, as readiness on an fd. A child's pidfd
+//! becomes readable when it exits, and the task waiting for it then reaps it (where pidfds
+//! are missing, a `SIGCHLD` listener wakes every waiting child instead). A signal handler
+//! (from signal-hook-registry, shared by every listener) writes a byte into each listener's
+//! socket pair, whose read end the loop watches. Neither needs a thread.
+//!
 //! **What is fair.** The run queue is first in, first out, and the `block_on` future waits in
 //! it like any task. A task that wakes itself (such as [`yield_now`]) goes to the back, behind
 //! every job already waiting. Every 61 jobs the loop looks outside the queue: it moves
