@@ -3,6 +3,10 @@
 
 mod process_core;
 
+#[allow(dead_code)]
+#[path = "../examples/subprocess.rs"]
+mod subprocess;
+
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -122,4 +126,15 @@ fn waiting_with_no_loop_is_an_error() {
         let _ = Command::new("true").spawn().map(drop);
         process_core::reaped(pid)
     });
+}
+
+/// The subprocess example: three children, the loop ticking meanwhile.
+#[test]
+fn the_subprocess_example() {
+    let report = looplet::block_on(bounded("the example", subprocess::run(|_| {}))).unwrap();
+    let codes: Vec<_> = report.children.iter().map(|(_, code)| *code).collect();
+    assert_eq!(codes, [Some(0), Some(3), Some(0)]);
+    assert_eq!(report.children[0].0, "done");
+    assert_eq!(report.children[2].0, "WRITTEN TO A CHILD'S STDIN");
+    assert!(report.ticks >= 2, "{} ticks", report.ticks);
 }
