@@ -120,7 +120,8 @@ fn a_stream_receives_several_deliveries() {
 fn one_stream_of_several_signals() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     looplet::block_on(async {
-        let mut signals = Signals::new(&[SIGTERM, SIGALRM])?;
+        let wanted: &[i32] = &[SIGTERM, SIGALRM]; // a slice works as well as an array
+        let mut signals = Signals::new(wanted)?;
         assert_eq!(signals.signals(), &[SIGTERM, SIGALRM]);
         raise(Signal::ALARM);
         raise(Signal::TERM);
