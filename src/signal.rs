@@ -464,7 +464,19 @@ pub fn ctrl_c() -> CtrlC {
     }
 }
 
-/// The future of [`ctrl_c`].
+/// The future of [`ctrl_c`]: completes on the first `SIGINT` after [`ctrl_c`] was called.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let ctrl_c: looplet::signal::CtrlC = looplet::signal::ctrl_c();
+///     // Nobody pressed Ctrl-C: the wait times out, and dropping it removes the listener.
+///     assert!(looplet::timeout(Duration::from_millis(10), ctrl_c).await.is_err());
+/// });
+/// ```
 #[must_use = "futures do nothing unless awaited; the Ctrl-C handler is removed on drop"]
 pub struct CtrlC {
     /// `None` once the future has completed.

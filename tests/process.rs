@@ -37,6 +37,7 @@ core_tests!(
     kill_on_drop_kills_and_reaps,
     dropped_without_a_loop_is_reaped_by_the_next_spawn,
     dropped_loop_hands_its_reapers_to_the_orphan_list,
+    a_child_held_by_a_task_of_a_dropped_loop_is_reaped,
     writing_to_an_exited_child_is_broken_pipe,
     spawning_a_missing_program_is_not_found,
     wait_is_cancel_safe,

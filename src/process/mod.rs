@@ -61,8 +61,9 @@
 //! have no `MSG_NOSIGNAL`. So the first spawn with a piped stdin installs a do-nothing
 //! `SIGPIPE` action through signal-hook-registry, for the rest of the process: a host's own
 //! `SIGPIPE` handler still runs (it is chained), but the default "terminate" no longer
-//! happens anywhere in the process. Children are unaffected: exec resets handlers, and std
-//! restores `SIGPIPE`'s default in the child.
+//! happens anywhere in the process. Children start with `SIGPIPE` at its default, as every
+//! Rust program's children do (exec resets a handled signal to its default; a host that had
+//! set `SIG_IGN` would otherwise have passed that on).
 //!
 //! # Defaults
 //!

@@ -235,6 +235,27 @@ pub fn dropped_loop_hands_its_reapers_to_the_orphan_list() {
     looplet::block_on(async { bounded("true", next.wait()).await }).unwrap();
 }
 
+/// A task that holds a running child, dropped with its loop: the child is still reaped.
+pub fn a_child_held_by_a_task_of_a_dropped_loop_is_reaped() {
+    let ex = looplet::Executor::new();
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    ex.spawn(async move {
+        let mut child = Command::new("sleep").arg("0.05").spawn().unwrap();
+        pid_tx.send(child.id().unwrap()).unwrap();
+        let _ = child.wait().await; // never finishes: the loop is dropped first
+    })
+    .detach();
+    ex.block_on(looplet::yield_now());
+    let pid = pid_rx.recv().unwrap();
+    drop(ex); // drops the task, so the Child, during the loop's own drop
+    block_until("the orphan to exit", || {
+        reaped(pid) || proc_state(pid).is_some_and(|(state, _)| state == 'Z')
+    });
+    let mut next = Command::new("true").spawn().unwrap();
+    assert!(reaped(pid), "orphan {pid} left as {:?}", proc_state(pid));
+    looplet::block_on(async { bounded("true", next.wait()).await }).unwrap();
+}
+
 pub fn writing_to_an_exited_child_is_broken_pipe() {
     looplet::block_on(async {
         let mut child = Command::new("true").stdin(Stdio::piped()).spawn()?;
