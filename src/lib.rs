@@ -32,6 +32,9 @@
 //!   (`read`, `write_all`, `read_to_end`, ...) are the extension traits `AsyncReadExt` and
 //!   `AsyncWriteExt` of the `futures-util` crate, behind its `io` feature
 //!   (`futures-util = { version = "0.3", features = ["io"] }`), or of `futures`.
+//! - [`process`] runs child processes whose exit, stdin, stdout and stderr are awaited on the
+//!   loop (asyncio's `create_subprocess_exec`), and [`signal`] delivers Unix signals to it:
+//!   [`signal::ctrl_c`] and a stream of chosen signals (`loop.add_signal_handler`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -108,6 +111,12 @@
 //! sockets are written with `MSG_NOSIGNAL`: never a `SIGPIPE`. The epoll, eventfd and
 //! timerfd calls sit behind one seam, `sys`, on rustix; Linux is the one platform.
 //!
+//! **Child exits and signals** arrive the same way, as readiness on an fd. A child's pidfd
+//! becomes readable when it exits, and the task waiting for it then reaps it (where pidfds
+//! are missing, a `SIGCHLD` listener wakes every waiting child instead). A signal handler
+//! (from signal-hook-registry, shared by every listener) writes a byte into each listener's
+//! socket pair, whose read end the loop watches. Neither needs a thread.
+//!
 //! **What is fair.** The run queue is first in, first out, and the `block_on` future waits in
 //! it like any task. A task that wakes itself (such as [`yield_now`]) goes to the back, behind
 //! every job already waiting. Every 61 jobs the loop looks outside the queue: it moves
@@ -146,7 +155,9 @@ pub mod channel;
 mod executor;
 mod io;
 pub mod net;
+pub mod process;
 mod reactor;
+pub mod signal;
 mod slab;
 mod sys;
 mod task;

@@ -1,0 +1,141 @@
+//! Child processes on the pidfd path (the fallback runs the same checks in
+//! `tests/process_fallback.rs`; descriptor counts are in `tests/process_fds.rs`).
+
+mod process_core;
+
+#[allow(dead_code)]
+#[path = "../examples/subprocess.rs"]
+mod subprocess;
+
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use looplet::process::{Command, Stdio};
+use process_core::bounded;
+
+macro_rules! core_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                process_core::$name();
+            }
+        )*
+    };
+}
+
+core_tests!(
+    output_of_echo,
+    exit_codes,
+    a_mebibyte_through_cat_both_ways,
+    kill_ends_a_sleeping_child,
+    a_hundred_concurrent_children,
+    stderr_flood_does_not_deadlock,
+    no_zombie_after_wait,
+    no_zombie_after_dropping_a_running_child,
+    kill_on_drop_kills_and_reaps,
+    dropped_without_a_loop_is_reaped_by_the_next_spawn,
+    dropped_loop_hands_its_reapers_to_the_orphan_list,
+    a_child_held_by_a_task_of_a_dropped_loop_is_reaped,
+    writing_to_an_exited_child_is_broken_pipe,
+    spawning_a_missing_program_is_not_found,
+    wait_is_cancel_safe,
+    output_defaults_and_reuse,
+    children_waited_from_many_tasks,
+);
+
+/// This kernel has pidfds (5.3+), so children use them: no SIGCHLD handler, no thread.
+#[test]
+fn children_are_watched_through_a_pidfd() {
+    let mut child = Command::new("true").spawn().unwrap();
+    let shown = format!("{child:?}");
+    assert!(shown.contains("pidfd"), "{shown}");
+    looplet::block_on(async { bounded("true", child.wait()).await }).unwrap();
+    assert!(format!("{child:?}").contains("reaped"));
+}
+
+/// The loop keeps running other tasks while a child runs: waiting costs no blocking.
+#[test]
+fn the_loop_runs_while_a_child_sleeps() {
+    looplet::block_on(async {
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let counter = ticks.clone();
+        let ticker = looplet::spawn(async move {
+            loop {
+                looplet::sleep(Duration::from_millis(10)).await;
+                counter.set(counter.get() + 1);
+            }
+        });
+        let status = bounded("sleep", Command::new("sleep").arg("0.2").status()).await?;
+        assert!(status.success());
+        drop(ticker);
+        // A wait that blocked the thread would leave the ticker no turn at all.
+        assert!(
+            ticks.get() >= 2,
+            "only {} ticks while the child slept",
+            ticks.get()
+        );
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+/// Two children chained like `echo | tr`, the first one's stdout handed to the second.
+#[test]
+fn a_pipeline_between_two_children() {
+    looplet::block_on(async {
+        let mut first = Command::new("echo")
+            .arg("pipeline")
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let piped: Stdio = first.stdout.take().unwrap().try_into()?;
+        let out = Command::new("tr")
+            .args(["a-z", "A-Z"])
+            .stdin(piped)
+            .output();
+        let output = bounded("echo | tr", out).await?;
+        assert_eq!(output.stdout, b"PIPELINE\n");
+        assert!(bounded("echo", first.wait()).await?.success());
+        io::Result::Ok(())
+    })
+    .unwrap();
+}
+
+/// Waiting outside any loop is an error, not a hang or a panic.
+#[test]
+fn waiting_with_no_loop_is_an_error() {
+    let mut child = Command::new("sleep")
+        .arg("30")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    {
+        let mut wait = std::pin::pin!(child.wait());
+        match wait.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Err(err)) => {
+                assert!(err.to_string().contains("no looplet loop"), "{err}")
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+    drop(child); // killed, and with no loop put on the orphan list
+    process_core::block_until("the killed orphan to be reaped by a spawn", || {
+        let _ = Command::new("true").spawn().map(drop);
+        process_core::reaped(pid)
+    });
+}
+
+/// The subprocess example: three children, the loop ticking meanwhile.
+#[test]
+fn the_subprocess_example() {
+    let report = looplet::block_on(bounded("the example", subprocess::run(|_| {}))).unwrap();
+    let codes: Vec<_> = report.children.iter().map(|(_, code)| *code).collect();
+    assert_eq!(codes, [Some(0), Some(3), Some(0)]);
+    assert_eq!(report.children[0].0, "done");
+    assert_eq!(report.children[2].0, "WRITTEN TO A CHILD'S STDIN");
+    assert!(report.ticks >= 2, "{} ticks", report.ticks);
+}
