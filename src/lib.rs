@@ -28,6 +28,8 @@
 //! - [`channel`] holds bounded and unbounded channels between tasks: the producer/consumer.
 //! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
+//! - [`unblock`] runs a blocking closure on a thread pool and returns a [`Task`] for its
+//!   result: asyncio's `run_in_executor`. The pool's threads start only when it is used.
 //!
 //! ```
 //! use std::time::Duration;
@@ -124,6 +126,7 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod blocking;
 pub mod channel;
 mod executor;
 mod io;
@@ -134,6 +137,7 @@ mod sys;
 mod task;
 pub mod time;
 
+pub use blocking::unblock;
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
 pub use io::{Async, Ready};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};

@@ -38,13 +38,28 @@ use crate::executor::Shared;
 /// ```
 #[must_use = "tasks are cancelled when dropped; use .detach() to run them in the background"]
 pub struct Task<T> {
-    inner: async_task::FallibleTask<T, Arc<Shared>>,
+    inner: Inner<T>,
+}
+
+/// Where a task runs: on a loop, or on the blocking pool ([`unblock`](crate::unblock)).
+///
+/// Both are async-task handles built with `propagate_panic`, so a panic resumes in the awaiter
+/// either way; only the loop's tasks can end unfinished (when their loop is dropped).
+enum Inner<T> {
+    Loop(async_task::FallibleTask<T, Arc<Shared>>),
+    Pool(async_task::FallibleTask<T>),
 }
 
 impl<T> Task<T> {
     pub(crate) fn new(inner: async_task::Task<T, Arc<Shared>>) -> Task<T> {
         Task {
-            inner: inner.fallible(),
+            inner: Inner::Loop(inner.fallible()),
+        }
+    }
+
+    pub(crate) fn from_pool(inner: async_task::Task<T>) -> Task<T> {
+        Task {
+            inner: Inner::Pool(inner.fallible()),
         }
     }
 
@@ -65,7 +80,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn detach(self) {
-        self.inner.detach()
+        match self.inner {
+            Inner::Loop(task) => task.detach(),
+            Inner::Pool(task) => task.detach(),
+        }
     }
 
     /// Cancels the task and waits until its future is dropped.
@@ -86,7 +104,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub async fn cancel(self) -> Option<T> {
-        self.inner.cancel().await
+        match self.inner {
+            Inner::Loop(task) => task.cancel().await,
+            Inner::Pool(task) => task.cancel().await,
+        }
     }
 
     /// Whether the task has finished: completed, panicked or been cancelled.
@@ -103,7 +124,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+        match &self.inner {
+            Inner::Loop(task) => task.is_finished(),
+            Inner::Pool(task) => task.is_finished(),
+        }
     }
 }
 
@@ -111,7 +135,11 @@ impl<T> Future for Task<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.inner).poll(cx) {
+        let output = match &mut self.inner {
+            Inner::Loop(task) => Pin::new(task).poll(cx),
+            Inner::Pool(task) => Pin::new(task).poll(cx),
+        };
+        match output {
             Poll::Ready(Some(output)) => Poll::Ready(output),
             Poll::Ready(None) => panic!(
                 "looplet: awaited a task that was cancelled because its loop (Executor) was \
