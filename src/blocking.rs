@@ -1,5 +1,7 @@
 //! `unblock`: blocking code on a thread pool, awaited from the loop.
 
+use std::future::Future;
+
 use crate::Task;
 
 /// Runs a blocking closure on a thread pool and returns a [`Task`] for its result.
@@ -78,4 +80,22 @@ where
     T: Send + 'static,
 {
     Task::from_pool(::blocking::unblock(f))
+}
+
+/// Drives `future` to completion on the pool, in the background.
+///
+/// Each wake makes one pool job that polls the future once, so a future that waits (for
+/// another pool job, say) holds no pool thread while it waits, and cannot starve the job it
+/// waits for even when the pool is at its thread limit. What a dropped
+/// [`File`](crate::fs::File) uses to finish its unflushed writes.
+pub(crate) fn drive_on_pool(future: impl Future<Output = ()> + Send + 'static) {
+    let schedule = |runnable: async_task::Runnable| {
+        ::blocking::unblock(move || {
+            runnable.run();
+        })
+        .detach();
+    };
+    let (runnable, task) = async_task::spawn(future, schedule);
+    task.detach();
+    runnable.schedule();
 }

@@ -30,6 +30,7 @@
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
 //! - [`unblock`] runs a blocking closure on a thread pool and returns a [`Task`] for its
 //!   result: asyncio's `run_in_executor`. The pool's threads start only when it is used.
+//!   [`fs`] reads and writes files through it (`read`, `write`, [`fs::File`], ...).
 //!
 //! ```
 //! use std::time::Duration;
@@ -129,6 +130,7 @@
 mod blocking;
 pub mod channel;
 mod executor;
+pub mod fs;
 mod io;
 pub mod net;
 mod reactor;
