@@ -30,7 +30,9 @@
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor.
 //! - [`unblock`] runs a blocking closure on a thread pool and returns a [`Task`] for its
 //!   result: asyncio's `run_in_executor`. The pool's threads start only when it is used.
-//!   [`fs`] reads and writes files through it (`read`, `write`, [`fs::File`], ...).
+//!   [`fs`] reads and writes files through it (`read`, `write`, [`fs::File`], ...), and
+//!   [`io::stdin`], [`io::stdout`] and [`io::stderr`] the process's stdio, whose shared
+//!   descriptors are never made non-blocking.
 //!
 //! ```
 //! use std::time::Duration;
@@ -131,10 +133,11 @@ mod blocking;
 pub mod channel;
 mod executor;
 pub mod fs;
-mod io;
+pub mod io;
 pub mod net;
 mod reactor;
 mod slab;
+mod stdio;
 mod sys;
 mod task;
 pub mod time;
