@@ -6,6 +6,10 @@
 
 mod common;
 
+#[allow(dead_code)]
+#[path = "../examples/thread_pool.rs"]
+mod thread_pool;
+
 use std::cell::Cell;
 use std::io;
 use std::panic::AssertUnwindSafe;
@@ -392,5 +396,22 @@ fn an_io_error_from_the_pool_is_an_ordinary_value() {
         }))
         .unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    });
+}
+
+#[test]
+fn the_thread_pool_example_ticks_while_the_pool_counts() {
+    serial(|| {
+        let report = looplet::block_on(thread_pool::run_in_executor(
+            1_000_000,
+            Duration::from_millis(1),
+            Rc::new(|_| {}),
+        ));
+        assert_eq!(report.primes, 78_498);
+        assert!(report.thread.starts_with("blocking-"), "{report:?}");
+        assert!(
+            report.ticks > 0,
+            "the loop did not tick during the count: {report:?}"
+        );
     });
 }
