@@ -262,7 +262,7 @@ fn dropping_the_task_of_a_closure_that_has_not_started_means_it_never_runs() {
         return dropped_before_starting_child();
     }
     serial(|| {
-        let status = Command::new(std::env::current_exe().unwrap())
+        let output = Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "dropping_the_task_of_a_closure_that_has_not_started_means_it_never_runs",
@@ -272,9 +272,15 @@ fn dropping_the_task_of_a_closure_that_has_not_started_means_it_never_runs() {
             ])
             .env("LOOPLET_BLOCKING_CHILD", "1")
             .env("BLOCKING_MAX_THREADS", "1")
-            .status()
+            .output()
             .unwrap();
-        assert!(status.success(), "the child failed: {status}");
+        assert!(
+            output.status.success(),
+            "the child failed: {}\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
     });
 }
 
