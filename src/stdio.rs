@@ -15,6 +15,7 @@
 use std::fmt;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -31,6 +32,12 @@ const PIPE_CAPACITY: usize = 64 * 1024;
 static STDIN: LazyLock<Stream<io::Stdin>> = LazyLock::new(|| Stream::new(io::stdin()));
 static STDOUT: LazyLock<Stream<io::Stdout>> = LazyLock::new(|| Stream::new(io::stdout()));
 static STDERR: LazyLock<Stream<io::Stderr>> = LazyLock::new(|| Stream::new(io::stderr()));
+
+/// Names each handle, so that it can take its waker back out of its stream's waiters.
+fn next_handle() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// One of the process's streams, shared by all of its handles, on any thread.
 struct Stream<T> {
@@ -51,18 +58,21 @@ impl<T> Stream<T> {
         }
     }
 
-    /// Runs one poll of the shared `Unblock` for the task polling `cx`.
+    /// Runs one poll of the shared `Unblock` for handle `handle`, polled by `cx`.
     ///
     /// An `Unblock` keeps only the waker it was last polled with, so two tasks waiting on it
     /// through two handles would lose one wake. It is polled with the stream's own waker
-    /// instead, which wakes every task waiting; the task joins the waiters before the poll,
-    /// so no wake can slip between the poll and the joining.
+    /// instead, which wakes every task waiting; the handle's waker joins the waiters before
+    /// the poll, so no wake can slip between the poll and the joining. It leaves when the
+    /// poll is ready, or when the handle is dropped: a waker left behind by a future dropped
+    /// mid-read would keep its task, and its loop's descriptors, alive.
     fn poll<R>(
         &self,
+        handle: u64,
         cx: &mut Context<'_>,
         op: impl FnOnce(Pin<&mut Unblock<T>>, &mut Context<'_>) -> Poll<R>,
     ) -> Poll<R> {
-        self.waiters.join(cx.waker());
+        self.waiters.join(handle, cx.waker());
         let poll = {
             let mut unblock = self.unblock.lock().unwrap_or_else(PoisonError::into_inner);
             op(
@@ -71,27 +81,28 @@ impl<T> Stream<T> {
             )
         };
         if poll.is_ready() {
-            self.waiters.leave(cx.waker());
+            self.waiters.leave(handle);
         }
         poll
     }
 }
 
-/// The wakers of the tasks waiting on a stream; waking it wakes them all, once.
+/// The wakers of the handles waiting on a stream; waking it wakes them all, once.
 #[derive(Default)]
-struct Waiters(Mutex<Vec<Waker>>);
+struct Waiters(Mutex<Vec<(u64, Waker)>>);
 
 impl Waiters {
-    fn join(&self, waker: &Waker) {
+    fn join(&self, handle: u64, waker: &Waker) {
         let mut wakers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if !wakers.iter().any(|w| w.will_wake(waker)) {
-            wakers.push(waker.clone());
+        match wakers.iter_mut().find(|(h, _)| *h == handle) {
+            Some((_, w)) => w.clone_from(waker),
+            None => wakers.push((handle, waker.clone())),
         }
     }
 
-    fn leave(&self, waker: &Waker) {
+    fn leave(&self, handle: u64) {
         let mut wakers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(i) = wakers.iter().position(|w| w.will_wake(waker)) {
+        if let Some(i) = wakers.iter().position(|(h, _)| *h == handle) {
             wakers.swap_remove(i);
         }
     }
@@ -104,7 +115,7 @@ impl Wake for Waiters {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let wakers = std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner));
-        for waker in wakers {
+        for (_, waker) in wakers {
             waker.wake();
         }
     }
@@ -137,7 +148,7 @@ impl Wake for Waiters {
 /// # std::io::Result::Ok(())
 /// ```
 pub struct Stdin {
-    _private: (),
+    handle: u64,
 }
 
 /// A handle to the process's standard input; see [`Stdin`].
@@ -149,7 +160,9 @@ pub struct Stdin {
 /// # drop(stdin);
 /// ```
 pub fn stdin() -> Stdin {
-    Stdin { _private: () }
+    Stdin {
+        handle: next_handle(),
+    }
 }
 
 impl AsyncRead for Stdin {
@@ -158,7 +171,13 @@ impl AsyncRead for Stdin {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        STDIN.poll(cx, |unblock, cx| unblock.poll_read(cx, buf))
+        STDIN.poll(self.handle, cx, |unblock, cx| unblock.poll_read(cx, buf))
+    }
+}
+
+impl Drop for Stdin {
+    fn drop(&mut self) {
+        STDIN.waiters.leave(self.handle);
     }
 }
 
@@ -195,7 +214,7 @@ impl fmt::Debug for Stdin {
 /// # std::io::Result::Ok(())
 /// ```
 pub struct Stdout {
-    _private: (),
+    handle: u64,
 }
 
 /// A handle to the process's standard output; see [`Stdout`].
@@ -213,7 +232,9 @@ pub struct Stdout {
 /// # std::io::Result::Ok(())
 /// ```
 pub fn stdout() -> Stdout {
-    Stdout { _private: () }
+    Stdout {
+        handle: next_handle(),
+    }
 }
 
 impl AsyncWrite for Stdout {
@@ -222,16 +243,22 @@ impl AsyncWrite for Stdout {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        STDOUT.poll(cx, |unblock, cx| unblock.poll_write(cx, buf))
+        STDOUT.poll(self.handle, cx, |unblock, cx| unblock.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        STDOUT.poll(cx, |unblock, cx| unblock.poll_flush(cx))
+        STDOUT.poll(self.handle, cx, |unblock, cx| unblock.poll_flush(cx))
     }
 
     /// Flushes; the process's stdout stays open for the other handles.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+impl Drop for Stdout {
+    fn drop(&mut self) {
+        STDOUT.waiters.leave(self.handle);
     }
 }
 
@@ -261,7 +288,7 @@ impl fmt::Debug for Stdout {
 /// # std::io::Result::Ok(())
 /// ```
 pub struct Stderr {
-    _private: (),
+    handle: u64,
 }
 
 /// A handle to the process's standard error; see [`Stderr`].
@@ -275,7 +302,9 @@ pub struct Stderr {
 /// # std::io::Result::Ok(())
 /// ```
 pub fn stderr() -> Stderr {
-    Stderr { _private: () }
+    Stderr {
+        handle: next_handle(),
+    }
 }
 
 impl AsyncWrite for Stderr {
@@ -284,16 +313,22 @@ impl AsyncWrite for Stderr {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        STDERR.poll(cx, |unblock, cx| unblock.poll_write(cx, buf))
+        STDERR.poll(self.handle, cx, |unblock, cx| unblock.poll_write(cx, buf))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        STDERR.poll(cx, |unblock, cx| unblock.poll_flush(cx))
+        STDERR.poll(self.handle, cx, |unblock, cx| unblock.poll_flush(cx))
     }
 
     /// Flushes; the process's stderr stays open for the other handles.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
+    }
+}
+
+impl Drop for Stderr {
+    fn drop(&mut self) {
+        STDERR.waiters.leave(self.handle);
     }
 }
 

@@ -2,7 +2,7 @@
 //! the parent through pipes whose other ends the parent keeps, as a shell would: the child
 //! echoes lines, and nobody's descriptor is left non-blocking.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::os::fd::AsFd;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -27,11 +27,39 @@ fn nonblocking(fd: impl AsFd) -> bool {
     fcntl_getfl(fd).unwrap().contains(OFlags::NONBLOCK)
 }
 
-/// The child: two tasks waiting on stdin at once, a handle dropped mid-stream, then lines
-/// echoed to stdout.
+/// Waits until the process has `fds` descriptors open again. The pool thread that woke a
+/// loop last may hold its waker (and so the loop's epoll and eventfd) a moment after the
+/// loop has gone.
+fn wait_for_fds(fds: usize) {
+    let start = Instant::now();
+    while open_fds() != fds {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "stdio through the pool left a descriptor open"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The child: a read given up on, two tasks waiting on stdin at once, a handle dropped
+/// mid-stream, then lines echoed to stdout.
 fn child() -> io::Result<()> {
     assert!(!nonblocking(io::stdin()) && !nonblocking(io::stdout()));
     let fds = open_fds();
+
+    // A read given up on (no input yet: the parent waits for "ready") takes its waker with
+    // it, so the loop it ran on closes its descriptors.
+    let mut byte = [0; 1];
+    let gave_up = looplet::block_on(looplet::timeout(Duration::from_millis(50), async {
+        looplet::io::stdin().read(&mut byte).await
+    }));
+    assert!(
+        gave_up.is_err(),
+        "stdin had input before the parent sent any"
+    );
+    wait_for_fds(fds);
+    eprintln!("ready");
+
     looplet::block_on(looplet::timeout(PATIENCE, async {
         // Two tasks, two handles, both waiting when the first bytes come: both must wake.
         let read_four = || {
@@ -78,16 +106,7 @@ fn child() -> io::Result<()> {
     }))??;
     assert!(!nonblocking(io::stdin()), "stdin was left non-blocking");
     assert!(!nonblocking(io::stdout()), "stdout was left non-blocking");
-    // The pool thread that woke the loop last may still hold its waker (and so the loop's
-    // epoll and eventfd) for a moment after the loop has gone.
-    let start = Instant::now();
-    while open_fds() != fds {
-        assert!(
-            start.elapsed() < PATIENCE,
-            "stdio through the pool left a descriptor open"
-        );
-        thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_fds(fds);
     Ok(())
 }
 
@@ -100,7 +119,7 @@ fn a_child_echoes_stdin_lines_to_stdout_and_leaves_the_fds_blocking() -> io::Res
     // the O_NONBLOCK flag lives in that shared open file, so the parent can see it.
     let (stdin_r, mut stdin_w) = io::pipe()?;
     let (mut stdout_r, stdout_w) = io::pipe()?;
-    let (mut stderr_r, stderr_w) = io::pipe()?;
+    let (stderr_r, stderr_w) = io::pipe()?;
     let mut child = Command::new(std::env::current_exe()?)
         .args([
             "--exact",
@@ -114,7 +133,13 @@ fn a_child_echoes_stdin_lines_to_stdout_and_leaves_the_fds_blocking() -> io::Res
         .stdout(Stdio::from(stdout_w.try_clone()?))
         .stderr(Stdio::from(stderr_w.try_clone()?))
         .spawn()?;
+    drop(stderr_w); // so that a child dying early ends the parent's reads
 
+    // Nothing for stdin until the child has given up on a first read.
+    let mut stderr_lines = io::BufReader::new(stderr_r);
+    let mut ready = String::new();
+    stderr_lines.read_line(&mut ready)?;
+    assert_eq!(ready, "ready\n", "the child's first words");
     stdin_w.write_all(b"abc\n")?;
     // Give both child tasks time to wait on stdin (if they have not, the test is weaker,
     // not wrong).
@@ -142,11 +167,11 @@ fn a_child_echoes_stdin_lines_to_stdout_and_leaves_the_fds_blocking() -> io::Res
         !nonblocking(&stdout_w),
         "the child left the shared stdout non-blocking"
     );
-    drop((stdin_r, stdout_w, stderr_w));
+    drop((stdin_r, stdout_w));
 
     let (mut out, mut err) = (String::new(), String::new());
     stdout_r.read_to_string(&mut out)?;
-    stderr_r.read_to_string(&mut err)?;
+    stderr_lines.read_to_string(&mut err)?;
     assert!(status.success(), "the child failed: {status}\n{out}\n{err}");
     // The test harness prints its own words too, some on the same line as the child's.
     let echoed: Vec<&str> = out
