@@ -16,6 +16,9 @@ use crate::reactor::{Kind, READ, Source, WRITE};
 use crate::slab::Key;
 use crate::sys;
 
+// The process's stdio lives in stdio.rs, next to this file; `looplet::io` is its home.
+pub use crate::stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
+
 /// An IO object (a socket, a pipe: anything with a file descriptor) driven by the loop.
 ///
 /// gevent's patched socket, done with futures: an operation that would block makes the task

@@ -35,6 +35,11 @@
 //! - [`process`] runs child processes whose exit, stdin, stdout and stderr are awaited on the
 //!   loop (asyncio's `create_subprocess_exec`), and [`signal`] delivers Unix signals to it:
 //!   [`signal::ctrl_c`] and a stream of chosen signals (`loop.add_signal_handler`).
+//! - [`unblock`] runs a blocking closure on a thread pool and returns a [`Task`] for its
+//!   result: asyncio's `run_in_executor`. The pool's threads start only when it is used.
+//!   [`fs`] reads and writes files through it (`read`, `write`, [`fs::File`], ...), and
+//!   [`io::stdin`], [`io::stdout`] and [`io::stderr`] the process's stdio, whose shared
+//!   descriptors are never made non-blocking.
 //!
 //! ```
 //! use std::time::Duration;
@@ -151,19 +156,23 @@
 )]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod blocking;
 pub mod channel;
 mod executor;
-mod io;
+pub mod fs;
+pub mod io;
 pub mod net;
 pub mod process;
 mod reactor;
 pub mod signal;
 mod slab;
+mod stdio;
 mod sys;
 mod task;
 pub mod time;
 mod unwind;
 
+pub use blocking::unblock;
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
 pub use io::{Async, Ready};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};

@@ -52,14 +52,31 @@ use crate::unwind::{Payload, drop_guarded, drop_payload};
 #[must_use = "dropping a Task cancels the task, and so does `let _ = spawn(..)`: call \
               .detach() to let it run in the background, or await it"]
 pub struct Task<T> {
-    inner: async_task::FallibleTask<Outcome<T>, Arc<Shared>>,
+    inner: Inner<T>,
     done: bool,
+}
+
+/// Where a task runs: on a loop, or on the blocking pool ([`unblock`](crate::unblock)).
+///
+/// A loop's task hands back an [`Outcome`] (looplet catches its panics); the pool's is built
+/// by blocking with async-task's `propagate_panic`, so its panic resumes in the awaiter inside
+/// async-task's poll. Only the loop's tasks can end unfinished (when their loop is dropped).
+enum Inner<T> {
+    Loop(async_task::FallibleTask<Outcome<T>, Arc<Shared>>),
+    Pool(async_task::FallibleTask<T>),
 }
 
 impl<T> Task<T> {
     pub(crate) fn new(inner: async_task::Task<Outcome<T>, Arc<Shared>>) -> Task<T> {
         Task {
-            inner: inner.fallible(),
+            inner: Inner::Loop(inner.fallible()),
+            done: false,
+        }
+    }
+
+    pub(crate) fn from_pool(inner: async_task::Task<T>) -> Task<T> {
+        Task {
+            inner: Inner::Pool(inner.fallible()),
             done: false,
         }
     }
@@ -81,7 +98,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn detach(self) {
-        self.inner.detach()
+        match self.inner {
+            Inner::Loop(task) => task.detach(),
+            Inner::Pool(task) => task.detach(),
+        }
     }
 
     /// Cancels the task and waits until its future is dropped.
@@ -102,7 +122,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub async fn cancel(self) -> Option<T> {
-        self.inner.cancel().await.map(Outcome::into_output)
+        match self.inner {
+            Inner::Loop(task) => task.cancel().await.map(Outcome::into_output),
+            Inner::Pool(task) => task.cancel().await,
+        }
     }
 
     /// Whether the task has finished: completed, panicked or been cancelled.
@@ -119,7 +142,10 @@ impl<T> Task<T> {
     /// });
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
+        match &self.inner {
+            Inner::Loop(task) => task.is_finished(),
+            Inner::Pool(task) => task.is_finished(),
+        }
     }
 }
 
@@ -127,10 +153,17 @@ impl<T> Future for Task<T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        match Pin::new(&mut self.inner).poll(cx) {
-            Poll::Ready(Some(outcome)) => {
+        let output = match &mut self.inner {
+            Inner::Loop(task) => match Pin::new(task).poll(cx) {
+                Poll::Ready(outcome) => Poll::Ready(outcome.map(Outcome::into_output)),
+                Poll::Pending => Poll::Pending,
+            },
+            Inner::Pool(task) => Pin::new(task).poll(cx),
+        };
+        match output {
+            Poll::Ready(Some(output)) => {
                 self.done = true;
-                Poll::Ready(outcome.into_output())
+                Poll::Ready(output)
             }
             Poll::Ready(None) => {
                 self.done = true;
