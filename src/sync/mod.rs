@@ -91,4 +91,4 @@ pub mod watch;
 pub use event::{Event, Wait};
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use notify::{Notified, Notify};
-pub use semaphore::{AcquireError, Acquire, Semaphore, SemaphorePermit, TryAcquireError};
+pub use semaphore::{Acquire, AcquireError, Semaphore, SemaphorePermit, TryAcquireError};

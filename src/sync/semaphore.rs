@@ -384,7 +384,11 @@ impl Acquire<'_> {
             let take = state.permits.min(n as usize);
             state.permits -= take;
             let missing = n - take as u32;
-            self.key = Some(state.waiters.push_back(Some(cx.waker()), Waiter { missing }));
+            self.key = Some(
+                state
+                    .waiters
+                    .push_back(Some(cx.waker()), Waiter { missing }),
+            );
             return Poll::Pending;
         };
         if state.closed {

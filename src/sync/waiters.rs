@@ -149,7 +149,11 @@ impl<D> WaitList<D> {
 
     /// Picks the head waiter: `mark` updates its data, it leaves the line but stays stored for
     /// its future to find, and its waker goes onto `wakers`. Returns false if nobody waits.
-    pub(crate) fn unlink_front(&mut self, wakers: &mut WakeList, mark: impl FnOnce(&mut D)) -> bool {
+    pub(crate) fn unlink_front(
+        &mut self,
+        wakers: &mut WakeList,
+        mark: impl FnOnce(&mut D),
+    ) -> bool {
         let index = self.head;
         if index == NIL {
             return false;
