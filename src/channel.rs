@@ -53,7 +53,7 @@ use futures_core::future::FusedFuture;
 use futures_core::{FusedStream, Stream};
 
 use crate::slab::Key;
-use crate::sync::waiters::{WaitList, WakeList};
+use crate::sync::waiters::{Lent, WaitList, WakeList};
 
 /// Creates a channel that holds at most `capacity` values; `send` waits while it is full.
 ///
@@ -137,8 +137,9 @@ struct Chan<T> {
     receivers: usize,
     /// False once every receiver is dropped, or one closed the channel: no more sends.
     open: bool,
-    /// Receivers waiting for a value. Unlinked with `true`: a value was handed to it (it is
-    /// counted in `claimed`); with `false`: woken because the channel closed.
+    /// Every receiver that has waited has a node here, kept (with its waker) until it is
+    /// dropped; it is linked while the receiver waits. Data `true`: a value was handed to it
+    /// (counted in `claimed`) and not yet taken.
     receiving: WaitList<bool>,
     /// Queued values handed to receivers that have not taken them yet.
     claimed: usize,
@@ -153,20 +154,21 @@ impl<T> Chan<T> {
         self.waiting == 0 && self.queue.len() + self.reserved < self.capacity
     }
 
-    /// Queues a value; hands it to the longest-waiting receiver, whose waker goes on `wakers`.
-    fn push(&mut self, value: T, wakers: &mut WakeList) {
+    /// Queues a value; hands it to the longest-waiting receiver.
+    fn push(&mut self, value: T) -> Option<Lent> {
         self.queue.push_back(value);
-        self.hand_over(wakers);
+        self.hand_over()
     }
 
-    /// Hands one unclaimed value to the longest-waiting receiver, if any waits.
-    fn hand_over(&mut self, wakers: &mut WakeList) {
-        if self
-            .receiving
-            .unlink_front(wakers, |granted| *granted = true)
-        {
-            self.claimed += 1;
+    /// Hands one unclaimed value to the longest-waiting receiver, if any waits; returns its
+    /// waker, lent out of its node (see [`wake_lent`]).
+    fn hand_over(&mut self) -> Option<Lent> {
+        if self.receiving.is_empty() {
+            return None;
         }
+        self.claimed += 1;
+        self.receiving
+            .pick_front_and_lend(|granted| *granted = true)
     }
 
     /// Whether nothing more will be sent.
@@ -174,46 +176,46 @@ impl<T> Chan<T> {
         self.senders == 0 || !self.open
     }
 
-    /// Takes the front value for a receiver; reserves freed slots for waiting senders.
-    fn pop(&mut self, wakers: &mut WakeList) -> T {
-        let value = self.queue.pop_front().expect("a queued value");
-        if self.waiting > 0 {
-            for waker in self.grant() {
-                wakers.push(Some(waker));
-            }
-        }
-        value
+    /// Takes the front value for a receiver. The caller reserves the freed slot for a waiting
+    /// sender ([`Chan::grant`]) if `waiting > 0`.
+    fn pop(&mut self) -> T {
+        self.queue.pop_front().expect("a queued value")
     }
 
-    /// Withdraws a receiver's registration (its recv was dropped, or it is): a value handed
-    /// to it passes on to the next waiting receiver, or stays queued.
-    fn withdraw(&mut self, key: Key, wakers: &mut WakeList) {
-        if let Some((true, _)) = self.receiving.remove(key) {
-            self.claimed -= 1;
-            self.hand_over(wakers);
+    /// Takes a receiver out of line (its recv was dropped, or it is): a value handed to it
+    /// passes on to the next waiting receiver, or stays queued.
+    fn withdraw(&mut self, key: Key) -> Option<Lent> {
+        match self.receiving.state_mut(key) {
+            Some((true, _)) => {
+                self.receiving.cancel(key);
+                None
+            }
+            Some((false, granted)) if *granted => {
+                *granted = false;
+                self.claimed -= 1;
+                self.hand_over()
+            }
+            _ => None,
         }
     }
 
     /// Wakes every waiting receiver to find the channel closed.
     fn wake_receivers(&mut self, wakers: &mut WakeList) {
-        self.receiving
-            .unlink_all(wakers, |granted| *granted = false);
+        self.receiving.unlink_all(wakers, |_| {});
     }
 
-    /// Reserves the free slots for the longest-waiting senders; returns their wakers.
-    fn grant(&mut self) -> Vec<Waker> {
-        let mut woken = Vec::new();
+    /// Reserves the free slots for the longest-waiting senders; their wakers go on `wakers`.
+    fn grant(&mut self, wakers: &mut WakeList) {
         while self.waiting > 0 && self.queue.len() + self.reserved < self.capacity {
             let entry = self.waiters.pop_front().expect("waiting > 0");
             self.head_ticket += 1;
             if let Some(waker) = entry {
                 self.waiting -= 1;
                 self.reserved += 1;
-                woken.push(waker);
+                wakers.push(Some(waker));
             }
         }
         self.trim();
-        woken
     }
 
     /// Drops the tombstones at the front of the waiter queue.
@@ -238,9 +240,12 @@ impl<T> Chan<T> {
     }
 }
 
-fn wake_all(wakers: Vec<Waker>) {
-    for waker in wakers {
-        waker.wake();
+/// Wakes a receiver that was handed a value, by reference, with no borrow held; then gives
+/// its waker back to its node, so that the receiver's next wait clones nothing.
+fn wake_lent<T>(chan: &RefCell<Chan<T>>, lent: Option<Lent>) {
+    if let Some(lent) = lent {
+        lent.wake();
+        chan.borrow_mut().receiving.give_back(lent);
     }
 }
 
@@ -306,17 +311,16 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut wakers = WakeList::new();
-        {
+        let lent = {
             let mut chan = self.chan.borrow_mut();
             if !chan.open {
                 return Err(TrySendError::Closed(value));
             } else if !chan.has_room() {
                 return Err(TrySendError::Full(value));
             }
-            chan.push(value, &mut wakers);
-        }
-        wakers.wake();
+            chan.push(value)
+        };
+        wake_lent(&self.chan, lent);
         Ok(())
     }
 
@@ -415,10 +419,9 @@ impl<T> Future for Send<'_, T> {
                 return Poll::Pending;
             }
         }
-        let mut wakers = WakeList::new();
-        chan.push(value(), &mut wakers);
+        let lent = chan.push(value());
         drop(chan);
-        wakers.wake();
+        wake_lent(&this.sender.chan, lent);
         Poll::Ready(Ok(()))
     }
 }
@@ -438,19 +441,19 @@ impl<T> Drop for Send<'_, T> {
         if !chan.open {
             return;
         }
-        let woken = if ticket < chan.head_ticket {
+        let mut woken = WakeList::new();
+        if ticket < chan.head_ticket {
             // Granted but never used: pass the slot on.
             chan.reserved -= 1;
-            chan.grant()
+            chan.grant(&mut woken);
         } else {
             let index = (ticket - chan.head_ticket) as usize;
             chan.waiters[index] = None;
             chan.waiting -= 1;
             chan.trim();
-            Vec::new()
-        };
+        }
         drop(chan);
-        wake_all(woken);
+        woken.wake();
     }
 }
 
@@ -600,56 +603,67 @@ impl<T> Receiver<T> {
     /// Takes a value handed to us or an unclaimed one; `None` once disconnected and empty;
     /// else waits in line if given a waker (`try_recv` gives none).
     fn recv_with(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
-        let mut wakers = WakeList::new();
-        let result = {
-            let mut chan = self.chan.borrow_mut();
-            Receiver::recv_locked(&mut self.waiter, &mut chan, waker, &mut wakers)
-        };
-        wakers.wake();
+        let mut chan = self.chan.borrow_mut();
+        let result = Receiver::recv_locked(&mut self.waiter, &mut chan, waker);
+        if chan.waiting > 0 && result.is_ready() {
+            // A slot was freed: reserve it for the longest-waiting sender.
+            let mut wakers = WakeList::new();
+            chan.grant(&mut wakers);
+            drop(chan);
+            wakers.wake();
+        }
         result
     }
 
+    /// `slot` is our node in `Chan::receiving`: made at our first wait and kept, with our
+    /// waker, until we are dropped, so that waiting again costs no allocation or clone.
     fn recv_locked(
         slot: &mut Option<Key>,
         chan: &mut Chan<T>,
         waker: Option<&Waker>,
-        wakers: &mut WakeList,
     ) -> Poll<Option<T>> {
         if let Some(key) = *slot {
-            if chan.receiving.is_linked(key) {
-                // Still in line, so nothing is queued for us (see `Chan`'s invariant).
-                if let Some(waker) = waker {
-                    chan.receiving.set_waker(key, waker);
+            match chan.receiving.state_mut(key) {
+                Some((true, _)) => {
+                    // Still in line, so nothing is queued for us (see `Chan`'s invariant).
+                    if let Some(waker) = waker {
+                        chan.receiving.set_waker(key, waker);
+                    }
+                    return Poll::Pending;
                 }
-                return Poll::Pending;
+                Some((false, granted)) if *granted => {
+                    *granted = false;
+                    chan.claimed -= 1;
+                    return Poll::Ready(Some(chan.pop()));
+                }
+                // Not handed a value (woken because the channel closed, or idle): as if new.
+                _ => {}
             }
-            *slot = None;
-            if let Some((true, _)) = chan.receiving.remove(key) {
-                chan.claimed -= 1;
-                return Poll::Ready(Some(chan.pop(wakers)));
-            }
-            // Woken because the channel closed: fall through.
         }
         if chan.queue.len() > chan.claimed {
-            return Poll::Ready(Some(chan.pop(wakers)));
+            return Poll::Ready(Some(chan.pop()));
         }
         if chan.disconnected() {
             return Poll::Ready(None);
         }
         if let Some(waker) = waker {
-            *slot = Some(chan.receiving.push_back(Some(waker), false));
+            match *slot {
+                Some(key) => {
+                    chan.receiving.relink(key, waker);
+                }
+                None => *slot = Some(chan.receiving.push_back(Some(waker), false)),
+            }
         }
         Poll::Pending
     }
 
     /// Gives up our place in line; a value handed to us passes on.
     fn withdraw(&mut self) {
-        let Some(key) = self.waiter.take() else {
+        let Some(key) = self.waiter else {
             return;
         };
-        let mut wakers = WakeList::new();
-        self.chan.borrow_mut().withdraw(key, &mut wakers);
-        wakers.wake();
+        let lent = self.chan.borrow_mut().withdraw(key);
+        wake_lent(&self.chan, lent);
     }
 
     /// Stops the channel from accepting values, keeping those already queued.
@@ -714,11 +728,13 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        let mut lent = None;
         let mut wakers = WakeList::new();
         let queued = {
             let mut chan = self.chan.borrow_mut();
             if let Some(key) = self.waiter.take() {
-                chan.withdraw(key, &mut wakers);
+                lent = chan.withdraw(key);
+                chan.receiving.remove(key);
             }
             chan.receivers -= 1;
             if chan.receivers == 0 {
@@ -731,6 +747,7 @@ impl<T> Drop for Receiver<T> {
         };
         drop(queued);
         wakers.wake();
+        wake_lent(&self.chan, lent);
     }
 }
 
@@ -745,9 +762,9 @@ impl<T> Stream for Receiver<T> {
 impl<T> FusedStream for Receiver<T> {
     fn is_terminated(&self) -> bool {
         let chan = self.chan.borrow();
-        let handed_to_us = self.waiter.is_some_and(|key| {
-            !chan.receiving.is_linked(key) && chan.receiving.get(key) == Some(&true)
-        });
+        let handed_to_us = self
+            .waiter
+            .is_some_and(|key| chan.receiving.get(key) == Some(&true));
         chan.disconnected() && chan.queue.len() == chan.claimed && !handed_to_us
     }
 }
@@ -792,7 +809,9 @@ impl<T> FusedFuture for Recv<'_, T> {
 
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
-        self.receiver.withdraw();
+        if !self.done {
+            self.receiver.withdraw();
+        }
     }
 }
 

@@ -423,7 +423,7 @@ fn workers_that_cancel_their_recv_lose_no_value() {
                         turn += 1;
                         // Every other turn, give up on recv after one yield.
                         let give_up = async {
-                            if (turn + i) % 2 == 0 {
+                            if (turn + i).is_multiple_of(2) {
                                 looplet::yield_now().await;
                             } else {
                                 std::future::pending::<()>().await;
@@ -443,7 +443,7 @@ fn workers_that_cancel_their_recv_lose_no_value() {
         drop(rx);
         for v in 0..VALUES {
             tx.send(v).await.unwrap();
-            if v % 7 == 0 {
+            if v.is_multiple_of(7) {
                 looplet::yield_now().await;
             }
         }

@@ -668,7 +668,7 @@ fn oneshot_value_sent_before_close_can_still_be_received() {
 fn oneshot_round_trip_between_tasks_and_sender_closed() {
     looplet::block_on(async {
         let (tx, rx) = oneshot::channel();
-        let task = looplet::spawn(async move { rx.await });
+        let task = looplet::spawn(rx);
         looplet::yield_now().await;
         tx.send(String::from("hello")).unwrap();
         assert_eq!(task.await.as_deref(), Ok("hello"));

@@ -165,6 +165,71 @@ impl<D> WaitList<D> {
         true
     }
 
+    /// Picks the head waiter as [`WaitList::unlink_front`] does, but lends its waker out
+    /// instead of taking it: for waiters whose node outlives one wait (a channel receiver's),
+    /// so that the next wait needs no clone. Give it back with [`WaitList::give_back`].
+    pub(crate) fn pick_front_and_lend(&mut self, mark: impl FnOnce(&mut D)) -> Option<Lent> {
+        let index = self.head;
+        if index == NIL {
+            return None;
+        }
+        self.unlink(index);
+        let key = self.nodes.key_at(index);
+        let node = self.nodes.at_mut(index);
+        mark(&mut node.data);
+        let waker = node.waker.take()?;
+        Some(Lent { key, waker })
+    }
+
+    /// Whether waiter `key` is linked, and its data; `None` if the key is stale.
+    pub(crate) fn state_mut(&mut self, key: Key) -> Option<(bool, &mut D)> {
+        self.nodes
+            .get_mut(key)
+            .map(|node| (node.linked, &mut node.data))
+    }
+
+    /// Puts the unlinked node `key` back in line, at the back, waking `waker` (the stored one
+    /// is kept if it wakes the same task). Returns false if `key` is stale.
+    pub(crate) fn relink(&mut self, key: Key, waker: &Waker) -> bool {
+        let tail = self.tail;
+        let Some(node) = self.nodes.get_mut(key) else {
+            return false;
+        };
+        match &node.waker {
+            Some(old) if old.will_wake(waker) => {}
+            _ => node.waker = Some(waker.clone()),
+        }
+        let index = key.index();
+        debug_assert!(!node.linked, "relinking waiter {index} that is in line");
+        node.linked = true;
+        node.prev = tail;
+        node.next = NIL;
+        if tail == NIL {
+            self.head = index;
+        } else {
+            self.nodes.at_mut(tail).next = index;
+        }
+        self.tail = index;
+        self.linked += 1;
+        true
+    }
+
+    /// Takes waiter `key` out of line, keeping its node (and waker) stored.
+    pub(crate) fn cancel(&mut self, key: Key) {
+        if self.is_linked(key) {
+            self.unlink(key.index());
+        }
+    }
+
+    /// Returns a lent waker to its node, unless the node is gone or has a newer waker.
+    pub(crate) fn give_back(&mut self, lent: Lent) {
+        if let Some(node) = self.nodes.get_mut(lent.key)
+            && node.waker.is_none()
+        {
+            node.waker = Some(lent.waker);
+        }
+    }
+
     /// Picks every waiter, in order, as [`WaitList::unlink_front`] does.
     pub(crate) fn unlink_all(&mut self, wakers: &mut WakeList, mut mark: impl FnMut(&mut D)) {
         while self.unlink_front(wakers, &mut mark) {}
@@ -204,6 +269,25 @@ impl<D> fmt::Debug for WaitList<D> {
     }
 }
 
+/// A waker lent out of its node by [`WaitList::pick_front_and_lend`].
+pub(crate) struct Lent {
+    key: Key,
+    waker: Waker,
+}
+
+impl Lent {
+    /// Wakes the waiter by reference. Call it with no borrow held.
+    pub(crate) fn wake(&self) {
+        self.waker.wake_by_ref();
+    }
+}
+
+impl fmt::Debug for Lent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lent").field("key", &self.key).finish()
+    }
+}
+
 /// Wakers collected under a borrow, to be woken after it ends. Holds one without allocating.
 #[derive(Default)]
 pub(crate) struct WakeList {
@@ -220,6 +304,7 @@ impl WakeList {
     }
 
     /// Adds a waker (a waiter registered without one, via `enable`, adds nothing).
+    #[inline]
     pub(crate) fn push(&mut self, waker: Option<Waker>) {
         let Some(waker) = waker else {
             return;
@@ -232,13 +317,27 @@ impl WakeList {
     }
 
     /// Wakes every waker, in the order they were pushed. Call it with no borrow held.
+    #[inline(always)]
     pub(crate) fn wake(self) {
-        if let Some(waker) = self.first {
-            waker.wake();
+        // `rest` is empty unless `first` is taken, so an empty list costs one test.
+        let WakeList { first, rest } = self;
+        match first {
+            Some(waker) => {
+                waker.wake();
+                if !rest.is_empty() {
+                    wake_rest(rest);
+                }
+            }
+            // An empty, never-allocated `Vec`: nothing to drop.
+            None => std::mem::forget(rest),
         }
-        for waker in self.rest {
-            waker.wake();
-        }
+    }
+}
+
+#[cold]
+fn wake_rest(rest: Vec<Waker>) {
+    for waker in rest {
+        waker.wake();
     }
 }
 
