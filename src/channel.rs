@@ -251,6 +251,11 @@ fn wake_lent<T>(chan: &RefCell<Chan<T>>, lent: Option<Lent>) {
 
 /// The sending end of a channel. Clone it for more producers.
 ///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<looplet::channel::Sender<u8>>();
+/// ```
+///
 /// # Examples
 ///
 /// ```
@@ -784,6 +789,14 @@ impl<T> fmt::Debug for Receiver<T> {
 ///
 /// Dropping it gives up the receiver's place in line; a value already handed to it passes on
 /// to the next waiting receiver (or stays queued), so nothing is lost.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let (_tx, mut rx) = looplet::channel::unbounded::<u8>();
+/// assert_send(&rx.recv());
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a, T> {

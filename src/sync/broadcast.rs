@@ -561,6 +561,14 @@ impl<T> fmt::Debug for Receiver<T> {
 /// The future returned by [`Receiver::recv`].
 ///
 /// Dropping it loses nothing: values stay queued for the receiver until it receives them.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let (_tx, mut rx) = looplet::sync::broadcast::channel::<u8>(1);
+/// assert_send(&rx.recv());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a, T> {
     receiver: &'a mut Receiver<T>,

@@ -177,6 +177,14 @@ impl fmt::Debug for Event {
 }
 
 /// The future returned by [`Event::wait`].
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let event = looplet::sync::Event::new();
+/// assert_send(&event.wait());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<'a> {
     event: &'a Event,

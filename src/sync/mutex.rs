@@ -185,6 +185,14 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 ///
 /// Dropping it gives up its place in line, or passes the lock on if it was already handed
 /// over.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let mutex = looplet::sync::Mutex::new(0);
+/// assert_send(&mutex.lock());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Lock<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

@@ -200,6 +200,14 @@ impl fmt::Debug for Notify {
 ///
 /// Dropping it while it waits leaves the line; dropping it after `notify_one` chose it, but
 /// before it completed, passes that notification on.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let notify = looplet::sync::Notify::new();
+/// assert_send(&notify.notified());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Notified<'a> {
     notify: &'a Notify,

@@ -358,6 +358,14 @@ impl fmt::Debug for Semaphore {
 /// Dropping it while it waits gives up its place; the permits it had collected go on to the
 /// next waiter (or back to the semaphore). It does nothing until first polled: its place in
 /// line is taken at that first poll.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let sem = looplet::sync::Semaphore::new(1);
+/// assert_send(&sem.acquire());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Acquire<'a> {
     semaphore: &'a Semaphore,

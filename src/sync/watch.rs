@@ -508,6 +508,14 @@ impl<T: fmt::Debug> fmt::Debug for Receiver<T> {
 
 /// The future returned by [`Receiver::changed`]. Dropping it loses nothing: an unseen change
 /// stays unseen.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let (_tx, mut rx) = looplet::sync::watch::channel(0u8);
+/// assert_send(&rx.changed());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Changed<'a, T> {
     receiver: &'a mut Receiver<T>,
