@@ -1,19 +1,24 @@
 //! Single-threaded channels between tasks on one loop: the producer/consumer of the seeds.
 //!
-//! [`bounded`] and [`unbounded`] make a multi-producer, single-consumer queue that lives in an
+//! [`bounded`] and [`unbounded`] make a multi-producer, multi-consumer queue that lives in an
 //! `Rc<RefCell<..>>`: no atomics, no locks, because every end stays on the loop's thread (the
-//! ends are `!Send`). A [`Sender`] is `Clone`; the [`Receiver`] is also a
-//! [`Stream`].
+//! ends are `!Send`). Both ends are `Clone`: clone the [`Receiver`] for a pool of workers that
+//! share the jobs (each value goes to exactly one of them). The receiver is also a [`Stream`].
 //!
 //! - `send(v).await` waits while a bounded channel is full. Waiting senders are served first in,
-//!   first out: when the receiver frees a slot, it is reserved for the sender that has waited
+//!   first out: when a receiver frees a slot, it is reserved for the sender that has waited
 //!   longest, and a newcomer cannot take it. A send future dropped while waiting gives its
 //!   place (or its reserved slot) to the next sender.
-//! - `send` returns `Err(SendError(v))`, handing the value back, once the receiver is gone or
-//!   closed. Nothing sent is silently lost: a value is either in the queue, or handed back.
-//! - `recv().await` returns `None` once every sender is dropped (or the receiver closed) and
+//! - Waiting receivers are served first in, first out too: a value sent while receivers wait
+//!   is handed to the one that has waited longest, and a newcomer cannot take it. A `recv`
+//!   future dropped after a value was handed to it, but before it ran, passes the value on to
+//!   the next waiting receiver (or leaves it queued): a value is never lost.
+//! - `send` returns `Err(SendError(v))`, handing the value back, once every receiver is gone
+//!   or one of them closed the channel. Nothing sent is silently lost: a value is either in
+//!   the queue, or handed back.
+//! - `recv().await` returns `None` once every sender is dropped (or the channel closed) and
 //!   the queue is drained.
-//! - Dropping the receiver drops the values still queued, at that moment.
+//! - Dropping the last receiver drops the values still queued, at that moment.
 //!
 //! # Examples
 //!
@@ -44,7 +49,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
+use futures_core::future::FusedFuture;
 use futures_core::{FusedStream, Stream};
+
+use crate::slab::Key;
+use crate::sync::waiters::{Lent, WaitList, WakeList};
 
 /// Creates a channel that holds at most `capacity` values; `send` waits while it is full.
 ///
@@ -98,14 +107,18 @@ fn new<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         capacity,
         reserved: 0,
         senders: 1,
+        receivers: 1,
         open: true,
-        receiver: None,
-        receiver_waiting: false,
+        receiving: WaitList::new(),
+        claimed: 0,
         waiters: VecDeque::new(),
         head_ticket: 0,
         waiting: 0,
     }));
-    (Sender { chan: chan.clone() }, Receiver { chan })
+    (
+        Sender { chan: chan.clone() },
+        Receiver { chan, waiter: None },
+    )
 }
 
 /// The state both ends share.
@@ -114,18 +127,23 @@ fn new<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 ///
 /// `queue.len() + reserved <= capacity`. `waiters[i]` is the sender holding ticket
 /// `head_ticket + i`; `None` marks one that gave up. `waiting` counts the `Some` entries.
+/// `claimed <= queue.len()`, and a receiver is linked in `receiving` only while
+/// `queue.len() == claimed` (a value sent while receivers wait is handed over at once).
 struct Chan<T> {
     queue: VecDeque<T>,
     capacity: usize,
     /// Slots promised to woken senders that have not filled them yet.
     reserved: usize,
     senders: usize,
-    /// False once the receiver is dropped or closed: no more sends.
+    receivers: usize,
+    /// False once every receiver is dropped, or one closed the channel: no more sends.
     open: bool,
-    /// The receiver's waker, kept between waits so re-registering costs no clone.
-    receiver: Option<Waker>,
-    /// Whether the receiver is waiting now (so a send must wake it).
-    receiver_waiting: bool,
+    /// Every receiver that has waited has a node here, kept (with its waker) until it is
+    /// dropped; it is linked while the receiver waits. Data `true`: a value was handed to it
+    /// (counted in `claimed`) and not yet taken.
+    receiving: WaitList<bool>,
+    /// Queued values handed to receivers that have not taken them yet.
+    claimed: usize,
     waiters: VecDeque<Option<Waker>>,
     head_ticket: u64,
     waiting: usize,
@@ -137,31 +155,68 @@ impl<T> Chan<T> {
         self.waiting == 0 && self.queue.len() + self.reserved < self.capacity
     }
 
-    fn push(&mut self, value: T) {
+    /// Queues a value; hands it to the longest-waiting receiver.
+    fn push(&mut self, value: T) -> Option<Lent> {
         self.queue.push_back(value);
-        if self.receiver_waiting {
-            self.receiver_waiting = false;
-            if let Some(waker) = &self.receiver {
-                // Waking by reference runs no user code: it only queues the receiving task.
-                waker.wake_by_ref();
+        self.hand_over()
+    }
+
+    /// Hands one unclaimed value to the longest-waiting receiver, if any waits; returns its
+    /// waker, lent out of its node (see [`wake_lent`]).
+    fn hand_over(&mut self) -> Option<Lent> {
+        if self.receiving.is_empty() {
+            return None;
+        }
+        self.claimed += 1;
+        self.receiving
+            .pick_front_and_lend(|granted| *granted = true)
+    }
+
+    /// Whether nothing more will be sent.
+    fn disconnected(&self) -> bool {
+        self.senders == 0 || !self.open
+    }
+
+    /// Takes the front value for a receiver. The caller reserves the freed slot for a waiting
+    /// sender ([`Chan::grant`]) if `waiting > 0`.
+    fn pop(&mut self) -> T {
+        self.queue.pop_front().expect("a queued value")
+    }
+
+    /// Takes a receiver out of line (its recv was dropped, or it is): a value handed to it
+    /// passes on to the next waiting receiver, or stays queued.
+    fn withdraw(&mut self, key: Key) -> Option<Lent> {
+        match self.receiving.state_mut(key) {
+            Some((true, _)) => {
+                self.receiving.cancel(key);
+                None
             }
+            Some((false, granted)) if *granted => {
+                *granted = false;
+                self.claimed -= 1;
+                self.hand_over()
+            }
+            _ => None,
         }
     }
 
-    /// Reserves the free slots for the longest-waiting senders; returns their wakers.
-    fn grant(&mut self) -> Vec<Waker> {
-        let mut woken = Vec::new();
+    /// Wakes every waiting receiver to find the channel closed.
+    fn wake_receivers(&mut self, wakers: &mut WakeList) {
+        self.receiving.unlink_all(wakers, |_| {});
+    }
+
+    /// Reserves the free slots for the longest-waiting senders; their wakers go on `wakers`.
+    fn grant(&mut self, wakers: &mut WakeList) {
         while self.waiting > 0 && self.queue.len() + self.reserved < self.capacity {
             let entry = self.waiters.pop_front().expect("waiting > 0");
             self.head_ticket += 1;
             if let Some(waker) = entry {
                 self.waiting -= 1;
                 self.reserved += 1;
-                woken.push(waker);
+                wakers.push(Some(waker));
             }
         }
         self.trim();
-        woken
     }
 
     /// Drops the tombstones at the front of the waiter queue.
@@ -172,22 +227,35 @@ impl<T> Chan<T> {
         }
     }
 
-    /// Closes the channel for sending; returns every waiting sender's waker.
-    fn close(&mut self) -> Vec<Waker> {
+    /// Closes the channel for sending; returns every waiting sender's and receiver's waker.
+    fn close(&mut self) -> WakeList {
         self.open = false;
         self.waiting = 0;
         self.head_ticket += self.waiters.len() as u64;
-        self.waiters.drain(..).flatten().collect()
+        let mut wakers = WakeList::new();
+        for waker in self.waiters.drain(..).flatten() {
+            wakers.push(Some(waker));
+        }
+        self.wake_receivers(&mut wakers);
+        wakers
     }
 }
 
-fn wake_all(wakers: Vec<Waker>) {
-    for waker in wakers {
-        waker.wake();
+/// Wakes a receiver that was handed a value, by reference, with no borrow held; then gives
+/// its waker back to its node, so that the receiver's next wait clones nothing.
+fn wake_lent<T>(chan: &RefCell<Chan<T>>, lent: Option<Lent>) {
+    if let Some(lent) = lent {
+        lent.wake();
+        chan.borrow_mut().receiving.give_back(lent);
     }
 }
 
 /// The sending end of a channel. Clone it for more producers.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<looplet::channel::Sender<u8>>();
+/// ```
 ///
 /// # Examples
 ///
@@ -249,18 +317,20 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.try_send(3), Err(TrySendError::Closed(3)));
     /// ```
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
-        let mut chan = self.chan.borrow_mut();
-        if !chan.open {
-            Err(TrySendError::Closed(value))
-        } else if chan.has_room() {
-            chan.push(value);
-            Ok(())
-        } else {
-            Err(TrySendError::Full(value))
-        }
+        let lent = {
+            let mut chan = self.chan.borrow_mut();
+            if !chan.open {
+                return Err(TrySendError::Closed(value));
+            } else if !chan.has_room() {
+                return Err(TrySendError::Full(value));
+            }
+            chan.push(value)
+        };
+        wake_lent(&self.chan, lent);
+        Ok(())
     }
 
-    /// Whether the receiver has been dropped or closed.
+    /// Whether every receiver has been dropped, or one closed the channel.
     ///
     /// # Examples
     ///
@@ -286,16 +356,15 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
-        let mut chan = self.chan.borrow_mut();
-        chan.senders -= 1;
-        if chan.senders == 0 && chan.receiver_waiting {
-            chan.receiver_waiting = false;
-            let waker = chan.receiver.take();
-            drop(chan);
-            if let Some(waker) = waker {
-                waker.wake();
+        let mut wakers = WakeList::new();
+        {
+            let mut chan = self.chan.borrow_mut();
+            chan.senders -= 1;
+            if chan.senders == 0 {
+                chan.wake_receivers(&mut wakers);
             }
         }
+        wakers.wake();
     }
 }
 
@@ -356,8 +425,16 @@ impl<T> Future for Send<'_, T> {
                 return Poll::Pending;
             }
         }
-        chan.push(value());
+        let lent = chan.push(value());
+        drop(chan);
+        wake_lent(&this.sender.chan, lent);
         Poll::Ready(Ok(()))
+    }
+}
+
+impl<T> FusedFuture for Send<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.value.is_none()
     }
 }
 
@@ -370,19 +447,19 @@ impl<T> Drop for Send<'_, T> {
         if !chan.open {
             return;
         }
-        let woken = if ticket < chan.head_ticket {
+        let mut woken = WakeList::new();
+        if ticket < chan.head_ticket {
             // Granted but never used: pass the slot on.
             chan.reserved -= 1;
-            chan.grant()
+            chan.grant(&mut woken);
         } else {
             let index = (ticket - chan.head_ticket) as usize;
             chan.waiters[index] = None;
             chan.waiting -= 1;
             chan.trim();
-            Vec::new()
-        };
+        }
         drop(chan);
-        wake_all(woken);
+        woken.wake();
     }
 }
 
@@ -395,6 +472,14 @@ impl<T> fmt::Debug for Send<'_, T> {
 }
 
 /// The receiving end of a channel; also a [`Stream`] of the values.
+///
+/// Clone it for more consumers: each value goes to one of them, to the one that has waited
+/// longest if several wait.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<looplet::channel::Receiver<u8>>();
+/// ```
 ///
 /// # Examples
 ///
@@ -411,14 +496,49 @@ impl<T> fmt::Debug for Send<'_, T> {
 ///     assert_eq!(all, [1, 2, 3]);
 /// });
 /// ```
+///
+/// A pool of workers sharing one queue of jobs:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+///
+/// looplet::block_on(async {
+///     let (jobs, rx) = looplet::channel::bounded(4);
+///     let done = Rc::new(RefCell::new(Vec::new()));
+///     let workers: Vec<_> = (0..3)
+///         .map(|_| {
+///             let (mut rx, done) = (rx.clone(), done.clone());
+///             looplet::spawn(async move {
+///                 while let Some(job) = rx.recv().await {
+///                     done.borrow_mut().push(job * 10);
+///                 }
+///             })
+///         })
+///         .collect();
+///     drop(rx);
+///     for job in 0..10 {
+///         jobs.send(job).await.unwrap();
+///     }
+///     drop(jobs);
+///     for w in workers {
+///         w.await;
+///     }
+///     let mut done = done.take();
+///     done.sort();
+///     assert_eq!(done, (0..10).map(|j| j * 10).collect::<Vec<_>>());
+/// });
+/// ```
 pub struct Receiver<T> {
     chan: Rc<RefCell<Chan<T>>>,
+    /// Our node in `Chan::receiving` while waiting (or handed a value, not yet taken).
+    waiter: Option<Key>,
 }
 
 impl<T> Receiver<T> {
     /// Receives the next value, waiting until one is sent.
     ///
-    /// Returns `None` once the channel is empty and every sender is dropped (or the receiver
+    /// Returns `None` once the channel is empty and every sender is dropped (or the channel
     /// was closed).
     ///
     /// # Examples
@@ -432,10 +552,13 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn recv(&mut self) -> Recv<'_, T> {
-        Recv { receiver: self }
+        Recv {
+            receiver: self,
+            done: false,
+        }
     }
 
-    /// Receives a value if one is queued right now.
+    /// Receives a value if one is queued right now (and not handed to a waiting receiver).
     ///
     /// # Errors
     ///
@@ -455,20 +578,18 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Err(TryRecvError::Disconnected));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        let mut chan = self.chan.borrow_mut();
-        match chan.queue.pop_front() {
-            Some(value) => {
-                let woken = chan.grant();
-                drop(chan);
-                wake_all(woken);
-                Ok(value)
-            }
-            None if chan.senders == 0 || !chan.open => Err(TryRecvError::Disconnected),
-            None => Err(TryRecvError::Empty),
+        match self.recv_with(None) {
+            Poll::Ready(Some(value)) => Ok(value),
+            Poll::Ready(None) => Err(TryRecvError::Disconnected),
+            Poll::Pending => Err(TryRecvError::Empty),
         }
     }
 
     /// Polls for the next value: the low-level form of [`Receiver::recv`].
+    ///
+    /// A receiver polled this way (or as a [`Stream`]) keeps its place in line between polls;
+    /// if a value is handed to it, it stays reserved for it until it is polled again or
+    /// dropped. The [`Recv`] future gives its place up when dropped.
     ///
     /// # Examples
     ///
@@ -482,29 +603,78 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.recv_with(Some(cx.waker()))
+    }
+
+    /// Takes a value handed to us or an unclaimed one; `None` once disconnected and empty;
+    /// else waits in line if given a waker (`try_recv` gives none).
+    fn recv_with(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let mut chan = self.chan.borrow_mut();
-        if let Some(value) = chan.queue.pop_front() {
-            if chan.waiting > 0 {
-                let woken = chan.grant();
-                drop(chan);
-                wake_all(woken);
-            }
-            return Poll::Ready(Some(value));
+        let result = Receiver::recv_locked(&mut self.waiter, &mut chan, waker);
+        if chan.waiting > 0 && result.is_ready() {
+            // A slot was freed: reserve it for the longest-waiting sender.
+            let mut wakers = WakeList::new();
+            chan.grant(&mut wakers);
+            drop(chan);
+            wakers.wake();
         }
-        if chan.senders == 0 || !chan.open {
+        result
+    }
+
+    /// `slot` is our node in `Chan::receiving`: made at our first wait and kept, with our
+    /// waker, until we are dropped, so that waiting again costs no allocation or clone.
+    fn recv_locked(
+        slot: &mut Option<Key>,
+        chan: &mut Chan<T>,
+        waker: Option<&Waker>,
+    ) -> Poll<Option<T>> {
+        if let Some(key) = *slot {
+            match chan.receiving.state_mut(key) {
+                Some((true, _)) => {
+                    // Still in line, so nothing is queued for us (see `Chan`'s invariant).
+                    if let Some(waker) = waker {
+                        chan.receiving.set_waker(key, waker);
+                    }
+                    return Poll::Pending;
+                }
+                Some((false, granted)) if *granted => {
+                    *granted = false;
+                    chan.claimed -= 1;
+                    return Poll::Ready(Some(chan.pop()));
+                }
+                // Not handed a value (woken because the channel closed, or idle): as if new.
+                _ => {}
+            }
+        }
+        if chan.queue.len() > chan.claimed {
+            return Poll::Ready(Some(chan.pop()));
+        }
+        if chan.disconnected() {
             return Poll::Ready(None);
         }
-        match &chan.receiver {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            _ => chan.receiver = Some(cx.waker().clone()),
+        if let Some(waker) = waker {
+            match *slot {
+                Some(key) => {
+                    chan.receiving.relink(key, waker);
+                }
+                None => *slot = Some(chan.receiving.push_back(Some(waker), false)),
+            }
         }
-        chan.receiver_waiting = true;
         Poll::Pending
+    }
+
+    /// Gives up our place in line; a value handed to us passes on.
+    fn withdraw(&mut self) {
+        let Some(key) = self.waiter else {
+            return;
+        };
+        let lent = self.chan.borrow_mut().withdraw(key);
+        wake_lent(&self.chan, lent);
     }
 
     /// Stops the channel from accepting values, keeping those already queued.
     ///
-    /// Senders get `Err(SendError(v))` from then on, including those waiting for room; the
+    /// Senders get `Err(SendError(v))` from then on, including those waiting for room; every
     /// receiver goes on receiving what was queued, then `None`.
     ///
     /// # Examples
@@ -520,11 +690,11 @@ impl<T> Receiver<T> {
     /// });
     /// ```
     pub fn close(&mut self) {
-        let woken = self.chan.borrow_mut().close();
-        wake_all(woken);
+        let wakers = self.chan.borrow_mut().close();
+        wakers.wake();
     }
 
-    /// How many values are queued.
+    /// How many values are queued (including those handed to receivers not yet run).
     ///
     /// # Examples
     ///
@@ -551,15 +721,39 @@ impl<T> Receiver<T> {
     }
 }
 
+impl<T> Clone for Receiver<T> {
+    /// Another consumer of the same queue. It waits in line with the others.
+    fn clone(&self) -> Receiver<T> {
+        self.chan.borrow_mut().receivers += 1;
+        Receiver {
+            chan: self.chan.clone(),
+            waiter: None,
+        }
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let mut chan = self.chan.borrow_mut();
-        let woken = chan.close();
-        let queued = std::mem::take(&mut chan.queue);
-        chan.receiver = None;
-        drop(chan);
+        let mut lent = None;
+        let mut wakers = WakeList::new();
+        let queued = {
+            let mut chan = self.chan.borrow_mut();
+            if let Some(key) = self.waiter.take() {
+                lent = chan.withdraw(key);
+                chan.receiving.remove(key);
+            }
+            chan.receivers -= 1;
+            if chan.receivers == 0 {
+                wakers = chan.close();
+                chan.claimed = 0;
+                std::mem::take(&mut chan.queue)
+            } else {
+                VecDeque::new()
+            }
+        };
         drop(queued);
-        wake_all(woken);
+        wakers.wake();
+        wake_lent(&self.chan, lent);
     }
 }
 
@@ -574,7 +768,10 @@ impl<T> Stream for Receiver<T> {
 impl<T> FusedStream for Receiver<T> {
     fn is_terminated(&self) -> bool {
         let chan = self.chan.borrow();
-        chan.queue.is_empty() && (chan.senders == 0 || !chan.open)
+        let handed_to_us = self
+            .waiter
+            .is_some_and(|key| chan.receiving.get(key) == Some(&true));
+        chan.disconnected() && chan.queue.len() == chan.claimed && !handed_to_us
     }
 }
 
@@ -584,22 +781,51 @@ impl<T> fmt::Debug for Receiver<T> {
         f.debug_struct("Receiver")
             .field("queued", &chan.queue.len())
             .field("senders", &chan.senders)
+            .field("receivers", &chan.receivers)
             .finish()
     }
 }
 
 /// The future returned by [`Receiver::recv`].
+///
+/// Dropping it gives up the receiver's place in line; a value already handed to it passes on
+/// to the next waiting receiver (or stays queued), so nothing is lost.
+///
+/// `!Send`, like what it waits on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let (_tx, mut rx) = looplet::channel::unbounded::<u8>();
+/// assert_send(&rx.recv());
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Recv<'a, T> {
     receiver: &'a mut Receiver<T>,
+    done: bool,
 }
 
 impl<T> Future for Recv<'_, T> {
     type Output = Option<T>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.receiver.poll_recv(cx)
+        let ready = self.receiver.poll_recv(cx);
+        self.done = ready.is_ready();
+        ready
+    }
+}
+
+impl<T> FusedFuture for Recv<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+impl<T> Drop for Recv<'_, T> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.receiver.withdraw();
+        }
     }
 }
 

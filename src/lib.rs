@@ -26,6 +26,8 @@
 //! - [`sleep`], [`timeout`] and [`call_later`] are asyncio's `sleep`, `wait_for` and
 //!   `call_later`; [`time::Timer`] adds instants and intervals.
 //! - [`channel`] holds bounded and unbounded channels between tasks: the producer/consumer.
+//! - [`sync`] has asyncio's `Lock`, `Semaphore` and `Event` and tokio's `oneshot`, `Notify`,
+//!   `broadcast` and `watch`, all local: fair, cancel-safe, and free of atomics.
 //! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor. Streams
 //!   implement the `futures-io` traits `AsyncRead` and `AsyncWrite`; the methods that use them
@@ -167,6 +169,7 @@ mod reactor;
 pub mod signal;
 mod slab;
 mod stdio;
+pub mod sync;
 mod sys;
 mod task;
 pub mod time;

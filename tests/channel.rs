@@ -2,12 +2,15 @@
 
 mod common;
 
-use std::future::poll_fn;
-use std::pin::pin;
+use std::cell::RefCell;
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
-use std::task::Poll;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt, select};
 use looplet::channel::{self, SendError, TryRecvError, TrySendError};
 
 use common::Log;
@@ -280,4 +283,180 @@ fn ping_pong_over_two_channels() {
         n
     });
     assert_eq!(rounds, 10_000);
+}
+
+// ------------------------------------------------------------------------------------------
+// Several receivers (MPMC)
+// ------------------------------------------------------------------------------------------
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
+}
+
+/// Waiting receivers are served in the order they started waiting.
+#[test]
+fn cloned_receivers_are_served_first_in_first_out() {
+    let log = Log::default();
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(1);
+        let workers: Vec<_> = (0..3)
+            .map(|i| {
+                let (mut rx, log) = (rx.clone(), log.clone());
+                looplet::spawn(async move {
+                    while let Some(v) = rx.recv().await {
+                        log.push(format!("worker {i} got {v}"));
+                    }
+                })
+            })
+            .collect();
+        drop(rx);
+        looplet::yield_now().await; // all three wait, in order
+        for v in 0..6 {
+            tx.send(v).await.unwrap();
+            looplet::yield_now().await;
+        }
+        drop(tx);
+        for w in workers {
+            w.await;
+        }
+    });
+    assert_eq!(
+        log.take(),
+        [
+            "worker 0 got 0",
+            "worker 1 got 1",
+            "worker 2 got 2",
+            "worker 0 got 3",
+            "worker 1 got 4",
+            "worker 2 got 5"
+        ]
+    );
+}
+
+/// A value handed to a receiver whose recv future is dropped before it ran goes to the next
+/// waiting receiver; a newcomer cannot take it meanwhile.
+#[test]
+fn a_value_handed_to_a_dropped_recv_goes_to_the_next_receiver() {
+    let counter = Arc::new(Counter::default());
+    let waker = Waker::from(counter.clone());
+    let (tx, mut first) = channel::unbounded();
+    let mut second = first.clone();
+    let mut newcomer = first.clone();
+    let mut recv1 = first.recv();
+    let mut recv2 = second.recv();
+    assert!(poll_with(&mut recv1, &waker).is_pending());
+    assert!(poll_with(&mut recv2, &waker).is_pending());
+    tx.try_send("job").unwrap();
+    assert_eq!(counter.0.load(Ordering::SeqCst), 1, "the first is woken");
+    assert_eq!(
+        newcomer.try_recv(),
+        Err(TryRecvError::Empty),
+        "handed to the first: a newcomer cannot take it"
+    );
+    drop(recv1); // woken, never polled again
+    assert_eq!(counter.0.load(Ordering::SeqCst), 2, "the second is woken");
+    assert_eq!(poll_with(&mut recv2, &waker), Poll::Ready(Some("job")));
+    drop(recv2);
+
+    // With nobody else waiting, the value stays queued for whoever comes.
+    let mut recv = second.recv();
+    assert!(poll_with(&mut recv, &waker).is_pending());
+    tx.try_send("again").unwrap();
+    drop(recv);
+    assert_eq!(newcomer.try_recv(), Ok("again"));
+}
+
+/// The channel stays open while any receiver lives; closing wakes every waiting receiver.
+#[test]
+fn the_channel_closes_with_the_last_receiver_and_close_wakes_every_receiver() {
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(2);
+        let rx2 = rx.clone();
+        drop(rx);
+        assert!(!tx.is_closed());
+        tx.send(1).await.unwrap();
+        drop(rx2);
+        assert!(tx.is_closed());
+        assert_eq!(tx.send(2).await, Err(SendError(2)));
+
+        let (tx, rx) = channel::unbounded::<u8>();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let mut rx = rx.clone();
+                looplet::spawn(async move { rx.recv().await })
+            })
+            .collect();
+        looplet::yield_now().await;
+        let mut closer = rx;
+        closer.close();
+        for w in waiting {
+            assert_eq!(w.await, None);
+        }
+        assert!(tx.is_closed());
+    });
+}
+
+/// Workers that keep abandoning their recv (a select against a yield) still receive every
+/// value exactly once: hand-offs to abandoned recvs pass on.
+#[test]
+fn workers_that_cancel_their_recv_lose_no_value() {
+    const VALUES: u32 = 500;
+    let got = Rc::new(RefCell::new(Vec::new()));
+    looplet::block_on(async {
+        let (tx, rx) = channel::bounded(3);
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                let (mut rx, got) = (rx.clone(), got.clone());
+                looplet::spawn(async move {
+                    let mut turn = 0u32;
+                    loop {
+                        turn += 1;
+                        // Every other turn, give up on recv after one yield.
+                        let give_up = async {
+                            if (turn + i).is_multiple_of(2) {
+                                looplet::yield_now().await;
+                            } else {
+                                std::future::pending::<()>().await;
+                            }
+                        };
+                        select! {
+                            v = rx.recv() => match v {
+                                Some(v) => got.borrow_mut().push(v),
+                                None => break,
+                            },
+                            _ = give_up.fuse() => {}
+                        }
+                    }
+                })
+            })
+            .collect();
+        drop(rx);
+        for v in 0..VALUES {
+            tx.send(v).await.unwrap();
+            if v.is_multiple_of(7) {
+                looplet::yield_now().await;
+            }
+        }
+        drop(tx);
+        for w in workers {
+            w.await;
+        }
+    });
+    let mut got = got.take();
+    got.sort();
+    assert_eq!(
+        got,
+        (0..VALUES).collect::<Vec<_>>(),
+        "each value exactly once"
+    );
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::runtimes::{Looplet, Runtime, Smol, Tokio};
 use crate::workloads::{
-    ECHO_MSG, LATENESS_SLEEPS, echo, lateness, memory_child, pingpong, spawn_many, timeouts,
-    timers, yield_many,
+    ECHO_MSG, LATENESS_SLEEPS, echo, lateness, memory_child, mutex_contended, notify_pingpong,
+    oneshot_round_trips, pingpong, semaphore_contended, spawn_many, timeouts, timers, yield_many,
 };
 
 // ------------------------------------------------------------------------------------------
@@ -52,6 +52,32 @@ fn run_timeouts<R: Runtime>(cfg: &Config) -> Sample {
 
 fn run_lateness<R: Runtime>(cfg: &Config) -> Sample {
     Sample::Lateness(R::block_on(lateness::<R>(cfg.lateness_samples)))
+}
+
+fn run_mutex<R: Runtime>(cfg: &Config) -> Sample {
+    Sample::Value(R::block_on(mutex_contended::<R>(
+        cfg.sync_tasks,
+        cfg.sync_rounds,
+    )))
+}
+
+fn run_semaphore<R: Runtime>(cfg: &Config) -> Sample {
+    Sample::Value(R::block_on(semaphore_contended::<R>(
+        cfg.sync_tasks,
+        SEMAPHORE_PERMITS,
+        cfg.sync_rounds,
+    )))
+}
+
+/// Permits in the semaphore workload, shared by `Config::sync_tasks` tasks.
+const SEMAPHORE_PERMITS: usize = 10;
+
+fn run_oneshot<R: Runtime>(cfg: &Config) -> Sample {
+    Sample::Value(R::block_on(oneshot_round_trips::<R>(cfg.oneshots)))
+}
+
+fn run_notify<R: Runtime>(cfg: &Config) -> Sample {
+    Sample::Value(R::block_on(notify_pingpong::<R>(cfg.notify_trips)))
 }
 
 /// memory: re-runs this binary with `CHILD_ENV` set, so each runtime starts from a fresh heap.
@@ -129,6 +155,10 @@ pub(crate) struct RuntimeEntry {
     lateness: Runner,
     echo: Runner,
     memory: Runner,
+    mutex: Runner,
+    semaphore: Runner,
+    oneshot: Runner,
+    notify: Runner,
     memory_child: fn(usize) -> f64,
 }
 
@@ -144,6 +174,10 @@ impl RuntimeEntry {
             lateness: run_lateness::<R>,
             echo: run_echo::<R>,
             memory: run_memory::<R>,
+            mutex: run_mutex::<R>,
+            semaphore: run_semaphore::<R>,
+            oneshot: run_oneshot::<R>,
+            notify: run_notify::<R>,
             memory_child: memory_child::<R>,
         }
     }
@@ -182,6 +216,10 @@ pub(crate) struct Config {
     pub(crate) echo_conns: usize,
     pub(crate) echo_rounds: usize,
     pub(crate) memory_tasks: usize,
+    pub(crate) sync_tasks: usize,
+    pub(crate) sync_rounds: usize,
+    pub(crate) oneshots: usize,
+    pub(crate) notify_trips: usize,
 }
 
 impl Config {
@@ -198,6 +236,10 @@ impl Config {
             echo_conns: 100,
             echo_rounds: 10_000,
             memory_tasks: 1_000_000,
+            sync_tasks: 100,
+            sync_rounds: 2_000,
+            oneshots: 1_000_000,
+            notify_trips: 500_000,
         }
     }
 
@@ -214,6 +256,10 @@ impl Config {
             echo_conns: 100,
             echo_rounds: 1_000,
             memory_tasks: 200_000,
+            sync_tasks: 100,
+            sync_rounds: 500,
+            oneshots: 200_000,
+            notify_trips: 100_000,
         }
     }
 }
@@ -320,6 +366,51 @@ pub(crate) fn workloads(cfg: &Config) -> Vec<Workload> {
                 cfg.memory_tasks
             ),
             pick: |e| e.memory,
+        },
+        Workload {
+            name: "mutex",
+            unit: "ns/lock+unlock",
+            better: Better::Lower,
+            reps: reps(7, 3),
+            warmup: true,
+            size: format!(
+                "{} tasks x {} locks, each held across a yield",
+                cfg.sync_tasks, cfg.sync_rounds
+            ),
+            pick: |e| e.mutex,
+        },
+        Workload {
+            name: "semaphore",
+            unit: "ns/acquire+release",
+            better: Better::Lower,
+            reps: reps(7, 3),
+            warmup: true,
+            size: format!(
+                "{} tasks x {} acquires of {SEMAPHORE_PERMITS} permits, each held across a yield",
+                cfg.sync_tasks, cfg.sync_rounds
+            ),
+            pick: |e| e.semaphore,
+        },
+        Workload {
+            name: "oneshot",
+            unit: "ns/create+send+recv",
+            better: Better::Lower,
+            reps: reps(7, 3),
+            warmup: true,
+            size: format!("{} one-value channels, one task", cfg.oneshots),
+            pick: |e| e.oneshot,
+        },
+        Workload {
+            name: "notify",
+            unit: "ns/round trip",
+            better: Better::Lower,
+            reps: reps(7, 3),
+            warmup: true,
+            size: format!(
+                "{} round trips between two tasks, 2 wakes each",
+                cfg.notify_trips
+            ),
+            pick: |e| e.notify,
         },
     ]
 }

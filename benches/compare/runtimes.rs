@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::ops::DerefMut;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -23,6 +24,16 @@ pub(crate) trait Runtime: 'static {
     type Rx<T: 'static>: 'static;
     type Listener: 'static;
     type Stream: 'static;
+    /// The runtime's own async mutex, around a `u64`.
+    type Mutex: 'static;
+    type MutexGuard<'a>: DerefMut<Target = u64>;
+    type Semaphore: 'static;
+    type Permit<'a>;
+    /// The runtime's one-value channel (smol has none: async-channel with capacity 1).
+    type OneTx<T: 'static>: 'static;
+    type OneRx<T: 'static>: 'static;
+    /// A notification with a stored permit: tokio's `Notify` semantics.
+    type Notify: 'static;
 
     /// Builds a fresh runtime, runs `f` on it to completion, and drops the runtime (and any
     /// task still in it).
@@ -63,6 +74,19 @@ pub(crate) trait Runtime: 'static {
         stream: &'a mut Self::Stream,
         buf: &'a [u8],
     ) -> impl Future<Output = io::Result<()>> + 'a;
+
+    fn mutex(value: u64) -> Self::Mutex;
+    fn lock(mutex: &Self::Mutex) -> impl Future<Output = Self::MutexGuard<'_>>;
+    fn semaphore(permits: usize) -> Self::Semaphore;
+    fn acquire(semaphore: &Self::Semaphore) -> impl Future<Output = Self::Permit<'_>>;
+    fn oneshot<T: 'static>() -> (Self::OneTx<T>, Self::OneRx<T>);
+    /// `false` if the receiver is gone.
+    fn oneshot_send<T: 'static>(tx: Self::OneTx<T>, value: T) -> bool;
+    /// `None` if the sender is gone without sending.
+    fn oneshot_recv<T: 'static>(rx: Self::OneRx<T>) -> impl Future<Output = Option<T>>;
+    fn notify() -> Self::Notify;
+    fn notify_one(notify: &Self::Notify);
+    fn notified(notify: &Self::Notify) -> impl Future<Output = ()>;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -78,6 +102,13 @@ impl Runtime for Looplet {
     type Rx<T: 'static> = looplet::channel::Receiver<T>;
     type Listener = looplet::net::TcpListener;
     type Stream = looplet::net::TcpStream;
+    type Mutex = looplet::sync::Mutex<u64>;
+    type MutexGuard<'a> = looplet::sync::MutexGuard<'a, u64>;
+    type Semaphore = looplet::sync::Semaphore;
+    type Permit<'a> = looplet::sync::SemaphorePermit<'a>;
+    type OneTx<T: 'static> = looplet::sync::oneshot::Sender<T>;
+    type OneRx<T: 'static> = looplet::sync::oneshot::Receiver<T>;
+    type Notify = looplet::sync::Notify;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         looplet::block_on(f)
@@ -145,6 +176,46 @@ impl Runtime for Looplet {
     ) -> impl Future<Output = io::Result<()>> + 'a {
         futures_util::AsyncWriteExt::write_all(stream, buf)
     }
+
+    fn mutex(value: u64) -> Self::Mutex {
+        looplet::sync::Mutex::new(value)
+    }
+
+    fn lock(mutex: &Self::Mutex) -> impl Future<Output = Self::MutexGuard<'_>> {
+        mutex.lock()
+    }
+
+    fn semaphore(permits: usize) -> Self::Semaphore {
+        looplet::sync::Semaphore::new(permits)
+    }
+
+    async fn acquire(semaphore: &Self::Semaphore) -> Self::Permit<'_> {
+        semaphore.acquire().await.expect("never closed")
+    }
+
+    fn oneshot<T: 'static>() -> (Self::OneTx<T>, Self::OneRx<T>) {
+        looplet::sync::oneshot::channel()
+    }
+
+    fn oneshot_send<T: 'static>(tx: Self::OneTx<T>, value: T) -> bool {
+        tx.send(value).is_ok()
+    }
+
+    async fn oneshot_recv<T: 'static>(rx: Self::OneRx<T>) -> Option<T> {
+        rx.await.ok()
+    }
+
+    fn notify() -> Self::Notify {
+        looplet::sync::Notify::new()
+    }
+
+    fn notify_one(notify: &Self::Notify) {
+        notify.notify_one();
+    }
+
+    fn notified(notify: &Self::Notify) -> impl Future<Output = ()> {
+        notify.notified()
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -173,6 +244,13 @@ impl Runtime for Tokio {
     type Rx<T: 'static> = tokio::sync::mpsc::Receiver<T>;
     type Listener = tokio::net::TcpListener;
     type Stream = tokio::net::TcpStream;
+    type Mutex = tokio::sync::Mutex<u64>;
+    type MutexGuard<'a> = tokio::sync::MutexGuard<'a, u64>;
+    type Semaphore = tokio::sync::Semaphore;
+    type Permit<'a> = tokio::sync::SemaphorePermit<'a>;
+    type OneTx<T: 'static> = tokio::sync::oneshot::Sender<T>;
+    type OneRx<T: 'static> = tokio::sync::oneshot::Receiver<T>;
+    type Notify = tokio::sync::Notify;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -248,6 +326,46 @@ impl Runtime for Tokio {
     ) -> impl Future<Output = io::Result<()>> + 'a {
         tokio::io::AsyncWriteExt::write_all(stream, buf)
     }
+
+    fn mutex(value: u64) -> Self::Mutex {
+        tokio::sync::Mutex::new(value)
+    }
+
+    fn lock(mutex: &Self::Mutex) -> impl Future<Output = Self::MutexGuard<'_>> {
+        mutex.lock()
+    }
+
+    fn semaphore(permits: usize) -> Self::Semaphore {
+        tokio::sync::Semaphore::new(permits)
+    }
+
+    async fn acquire(semaphore: &Self::Semaphore) -> Self::Permit<'_> {
+        semaphore.acquire().await.expect("never closed")
+    }
+
+    fn oneshot<T: 'static>() -> (Self::OneTx<T>, Self::OneRx<T>) {
+        tokio::sync::oneshot::channel()
+    }
+
+    fn oneshot_send<T: 'static>(tx: Self::OneTx<T>, value: T) -> bool {
+        tx.send(value).is_ok()
+    }
+
+    async fn oneshot_recv<T: 'static>(rx: Self::OneRx<T>) -> Option<T> {
+        rx.await.ok()
+    }
+
+    fn notify() -> Self::Notify {
+        tokio::sync::Notify::new()
+    }
+
+    fn notify_one(notify: &Self::Notify) {
+        notify.notify_one();
+    }
+
+    fn notified(notify: &Self::Notify) -> impl Future<Output = ()> {
+        notify.notified()
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -281,6 +399,13 @@ impl Runtime for Smol {
     type Rx<T: 'static> = smol::channel::Receiver<T>;
     type Listener = smol::Async<std::net::TcpListener>;
     type Stream = smol::Async<std::net::TcpStream>;
+    type Mutex = async_lock::Mutex<u64>;
+    type MutexGuard<'a> = async_lock::MutexGuard<'a, u64>;
+    type Semaphore = async_lock::Semaphore;
+    type Permit<'a> = async_lock::SemaphoreGuard<'a>;
+    type OneTx<T: 'static> = smol::channel::Sender<T>;
+    type OneRx<T: 'static> = smol::channel::Receiver<T>;
+    type Notify = SmolNotify;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         let ex = Rc::new(smol::LocalExecutor::new());
@@ -359,4 +484,63 @@ impl Runtime for Smol {
     ) -> impl Future<Output = io::Result<()>> + 'a {
         smol::io::AsyncWriteExt::write_all(stream, buf)
     }
+
+    fn mutex(value: u64) -> Self::Mutex {
+        async_lock::Mutex::new(value)
+    }
+
+    fn lock(mutex: &Self::Mutex) -> impl Future<Output = Self::MutexGuard<'_>> {
+        mutex.lock()
+    }
+
+    fn semaphore(permits: usize) -> Self::Semaphore {
+        async_lock::Semaphore::new(permits)
+    }
+
+    fn acquire(semaphore: &Self::Semaphore) -> impl Future<Output = Self::Permit<'_>> {
+        semaphore.acquire()
+    }
+
+    fn oneshot<T: 'static>() -> (Self::OneTx<T>, Self::OneRx<T>) {
+        smol::channel::bounded(1)
+    }
+
+    fn oneshot_send<T: 'static>(tx: Self::OneTx<T>, value: T) -> bool {
+        tx.try_send(value).is_ok()
+    }
+
+    async fn oneshot_recv<T: 'static>(rx: Self::OneRx<T>) -> Option<T> {
+        rx.recv().await.ok()
+    }
+
+    fn notify() -> Self::Notify {
+        SmolNotify::default()
+    }
+
+    fn notify_one(notify: &Self::Notify) {
+        notify.permit.set(true);
+        notify.event.notify(1);
+    }
+
+    async fn notified(notify: &Self::Notify) {
+        // event-listener stores no permit; the flag is the permit, checked around `listen`
+        // as event-listener's docs prescribe.
+        loop {
+            if notify.permit.replace(false) {
+                return;
+            }
+            let listener = notify.event.listen();
+            if notify.permit.replace(false) {
+                return;
+            }
+            listener.await;
+        }
+    }
+}
+
+/// tokio's `Notify` semantics (a stored permit) from event-listener, smol's building block.
+#[derive(Default)]
+pub(crate) struct SmolNotify {
+    permit: std::cell::Cell<bool>,
+    event: event_listener::Event,
 }

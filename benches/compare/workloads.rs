@@ -361,3 +361,101 @@ pub(crate) fn echo<R: Runtime>(conns: usize, rounds: usize) -> f64 {
         Err(e) => panic!("echo ({}): {e}", R::NAME),
     }
 }
+
+// --- sync primitives ---------------------------------------------------------------------
+
+/// mutex: `tasks` tasks each lock a shared mutex `rounds` times, holding it across a yield, so
+/// every other task is waiting and each unlock hands the lock to the next in line.
+pub(crate) async fn mutex_contended<R: Runtime>(tasks: usize, rounds: usize) -> f64 {
+    let mutex = std::rc::Rc::new(R::mutex(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let mutex = mutex.clone();
+            R::spawn(async move {
+                for _ in 0..rounds {
+                    let mut guard = R::lock(&mutex).await;
+                    *guard += 1;
+                    R::yield_now().await;
+                    drop(guard);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!(*R::lock(&mutex).await, (tasks * rounds) as u64);
+    ns_per(elapsed, tasks * rounds)
+}
+
+/// semaphore: `tasks` tasks share `permits` permits, each acquiring one `rounds` times and
+/// holding it across a yield: most acquires wait, and each release serves the next in line.
+pub(crate) async fn semaphore_contended<R: Runtime>(
+    tasks: usize,
+    permits: usize,
+    rounds: usize,
+) -> f64 {
+    let semaphore = std::rc::Rc::new(R::semaphore(permits));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let semaphore = semaphore.clone();
+            R::spawn(async move {
+                for _ in 0..rounds {
+                    let permit = R::acquire(&semaphore).await;
+                    R::yield_now().await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await;
+    }
+    ns_per(start.elapsed(), tasks * rounds)
+}
+
+/// oneshot: `n` times create a one-value channel, send on it and await the receiver.
+pub(crate) async fn oneshot_round_trips<R: Runtime>(n: usize) -> f64 {
+    R::spawn(async move {
+        let start = Instant::now();
+        let mut sum = 0;
+        for i in 0..n {
+            let (tx, rx) = R::oneshot();
+            assert!(R::oneshot_send(tx, i));
+            sum += R::oneshot_recv(rx).await.expect("sent");
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(sum, n * (n - 1) / 2);
+        ns_per(elapsed, n)
+    })
+    .await
+}
+
+/// notify: two tasks take turns through two notifications, `trips` round trips (two wakes
+/// each).
+pub(crate) async fn notify_pingpong<R: Runtime>(trips: usize) -> f64 {
+    let ping = std::rc::Rc::new(R::notify());
+    let pong = std::rc::Rc::new(R::notify());
+    let start = Instant::now();
+    let ponger = {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        R::spawn(async move {
+            for _ in 0..trips {
+                R::notified(&ping).await;
+                R::notify_one(&pong);
+            }
+        })
+    };
+    let pinger = R::spawn(async move {
+        for _ in 0..trips {
+            R::notify_one(&ping);
+            R::notified(&pong).await;
+        }
+    });
+    pinger.await;
+    ponger.await;
+    ns_per(start.elapsed(), trips)
+}
