@@ -9,7 +9,7 @@
 set -euo pipefail
 runtime=${1:?usage: benches/syscalls.sh looplet|tokio|smol}
 cd "$(dirname "$0")/.."
-bin=$(cargo bench --bench compare --no-run 2>&1 | grep -oE 'target/release/deps/compare-[0-9a-f]+' | head -1)
+bin=$(cargo bench -p looplet-bench --bench compare --no-run 2>&1 | grep -oE 'target/release/deps/compare-[0-9a-f]+' | head -1)
 trace=$(mktemp)
 LOOPLET_BENCH_QUICK=1 LOOPLET_BENCH_RUNTIMES="$runtime" strace -f -qq -o "$trace" "$bin" echo >/dev/null
 main=$(head -1 "$trace" | awk '{print $1}')

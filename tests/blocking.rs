@@ -362,38 +362,6 @@ fn pool_threads_start_on_first_use_and_exit_when_idle() {
     });
 }
 
-/// Not a test: measures an `unblock(|| ())` round trip, next to tokio's `spawn_blocking`.
-///
-/// `cargo test --release --test blocking -- --ignored --nocapture round_trip`
-#[test]
-#[ignore = "a measurement, run by hand"]
-fn round_trip_latency() {
-    const N: u32 = 10_000;
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    for _ in 0..3 {
-        let looplet = looplet::block_on(async {
-            looplet::unblock(|| ()).await; // the first call starts a thread
-            let start = Instant::now();
-            for _ in 0..N {
-                looplet::unblock(|| ()).await;
-            }
-            start.elapsed() / N
-        });
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let tokio = rt.block_on(async {
-            tokio::task::spawn_blocking(|| ()).await.unwrap();
-            let start = Instant::now();
-            for _ in 0..N {
-                tokio::task::spawn_blocking(|| ()).await.unwrap();
-            }
-            start.elapsed() / N
-        });
-        println!("unblock(|| ()) round trip: looplet {looplet:?}, tokio spawn_blocking {tokio:?}");
-    }
-}
-
 #[test]
 fn an_io_error_from_the_pool_is_an_ordinary_value() {
     serial(|| {

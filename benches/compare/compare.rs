@@ -2,17 +2,17 @@
 //! in one process.
 //!
 //! ```text
-//! cargo bench --bench compare                       # everything (~1.5 minutes here)
-//! LOOPLET_BENCH_QUICK=1 cargo bench --bench compare # smaller sizes, fewer repeats (~10 s)
-//! cargo bench --bench compare -- spawn yield        # only the named workloads
+//! cargo bench -p looplet-bench --bench compare                       # everything (~1.5 minutes here)
+//! LOOPLET_BENCH_QUICK=1 cargo bench -p looplet-bench --bench compare # smaller sizes, fewer repeats (~10 s)
+//! cargo bench -p looplet-bench --bench compare -- spawn yield        # only the named workloads
 //! ```
 //!
 //! Layout:
-//! - `compare/runtimes.rs`: the `Runtime` trait (loop, spawn, yield, bounded channel, sleep,
+//! - `runtimes.rs`: the `Runtime` trait (loop, spawn, yield, bounded channel, sleep,
 //!   timeout, TCP) and one impl each for looplet, tokio and smol.
-//! - `compare/workloads.rs`: every workload, written once as a generic `async fn` (the echo
+//! - `workloads.rs`: every workload, written once as a generic `async fn` (the echo
 //!   client is a plain std thread, the same for every runtime).
-//! - `compare/harness.rs`: runners (each workload monomorphised per runtime as a fn pointer),
+//! - `harness.rs`: runners (each workload monomorphised per runtime as a fn pointer),
 //!   sizes, repeats, the memory child process, statistics and table rows.
 //! - this file: the machine header, argument handling, the interleaved run loop, the table.
 //!
@@ -28,11 +28,11 @@
 //! Every measurement is taken inside the runtime's `block_on`, so building and dropping the
 //! runtime is not timed. Repeats interleave the runtimes (looplet, tokio, smol, looplet, ...).
 
-#[path = "compare/harness.rs"]
+#[path = "harness.rs"]
 mod harness;
-#[path = "compare/runtimes.rs"]
+#[path = "runtimes.rs"]
 mod runtimes;
-#[path = "compare/workloads.rs"]
+#[path = "workloads.rs"]
 mod workloads;
 
 use std::thread;
@@ -47,7 +47,7 @@ use harness::{
 // The machine
 // ------------------------------------------------------------------------------------------
 
-const CARGO_LOCK: &str = include_str!("../Cargo.lock");
+const CARGO_LOCK: &str = include_str!("../../Cargo.lock");
 
 /// The version of `name` that Cargo.lock pins (first match).
 fn locked_version(name: &str) -> &'static str {
