@@ -160,6 +160,7 @@
 
 mod blocking;
 pub mod channel;
+mod context;
 mod executor;
 pub mod fs;
 pub mod io;
@@ -168,7 +169,7 @@ pub mod process;
 mod reactor;
 pub mod signal;
 mod slab;
-mod stdio;
+
 pub mod sync;
 mod sys;
 mod task;

@@ -842,10 +842,14 @@ fn async_std_tcp_stream_knows_a_short_read_drained_it() -> io::Result<()> {
         assert_eq!(&buf[..n], b"ab");
         let waker = std::task::Waker::noop();
         let mut cx = Context::from_waker(waker);
-        assert!(
-            server.poll_readable(&mut cx).is_pending(),
-            "a short TCP read drained the buffer: the next wait is for a fresh edge"
-        );
+        // The polling backend cannot see the peer's shutdown, so there a short read proves
+        // nothing and the rule is off.
+        if !cfg!(feature = "polling") {
+            assert!(
+                server.poll_readable(&mut cx).is_pending(),
+                "a short TCP read drained the buffer: the next wait is for a fresh edge"
+            );
+        }
         let (a, _b) = StdUnixStream::pair()?;
         let unix = Async::new(a)?;
         assert!(format!("{unix:?}").contains("kind: UnixStream"));

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use futures_core::{FusedFuture, FusedStream, Stream};
 
-use super::{Expiry, Slot, TimerRef, When};
-use crate::executor::current_rc;
+use super::timers::{Expiry, TimerRef};
+use super::{Slot, When};
+use crate::context::with_timers;
 
 /// A timer that fires at an instant, once or periodically; async-io's `Timer`.
 ///
@@ -324,13 +325,14 @@ pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
 
 #[track_caller]
 fn schedule_call(name: &str, deadline: Option<Instant>, f: Box<dyn FnOnce()>) -> TimerHandle {
-    let Some(local) = current_rc() else {
+    let timers = with_timers(|timers| timers.cloned());
+    let Some(timers) = timers else {
         panic!(
             "looplet::{name} called with no looplet loop running on this thread; call it from \
              code running inside looplet::block_on"
         )
     };
-    TimerHandle(TimerRef::schedule_on(&local, deadline, Expiry::Call(f)))
+    TimerHandle(TimerRef::schedule_on(&timers, deadline, Expiry::Call(f)))
 }
 
 /// Calls `f` on the loop thread at `deadline`: asyncio's `loop.call_at`.

@@ -1,49 +1,5 @@
-//! The reactor: the loop's epoll instance and the sources registered with it.
-//!
-//! The loop sleeps here, in [`Reactor::wait`], when it has nothing to run; an IO event, the
-//! next timer's deadline or a notification from another thread ([`Notifier::notify`]) ends the
-//! wait. The epoll calls themselves are in [`crate::sys`].
-//!
-//! # Edge-triggered, readiness tracked here
-//!
-//! Every source is registered once, in edge-triggered mode, for both directions, and stays
-//! registered until it is dropped. The kernel reports a direction when it *becomes* ready; the
-//! source remembers that in a flag, and an operation clears the flag when it fails with
-//! `WouldBlock`, or when a read or write comes back short on an fd whose [`Kind`] says that a
-//! short transfer means the receive buffer was drained or the send buffer is full: the next
-//! edge will say when that changes. So a ready socket costs just the syscall that reads or
-//! writes it. [`Kind`] is the one place that rule is written; every read and write path asks
-//! it.
-//!
-//! One exception keeps that sound: once the peer has shut down its write side (`EPOLLRDHUP`,
-//! or `EPOLLHUP` for a dead connection), the read side is marked closed and stays ready for
-//! good. Otherwise a short read of the last data would clear readiness while the
-//! FIN is still queued behind it, its edge already spent, and the reader would wait forever
-//! for the end of the stream.
-//!
-//! One case the short-read rule gets wrong, as tokio's identical rule does: a TCP read stops
-//! short at the urgent mark when the peer sends out-of-band data (`MSG_OOB`), and the bytes
-//! after it wait until the peer sends more or closes. Only that peer's own connection stalls;
-//! std has no way to send or receive urgent data, so looplet does not handle it.
-//!
-//! A oneshot registration would instead re-arm the source with an `epoll_ctl` after every
-//! event, and each message would also pay a failed read before waiting: measured on this
-//! machine, 4.3 syscalls per echoed message against tokio's 2.1. Edge mode needs neither.
-//!
-//! A flag that starts `true` makes the first operation on a new source try the syscall at
-//! once; the source is registered only when an operation has to wait, with the loop that is
-//! running then.
-//!
-//! # Readiness handed to the user
-//!
-//! `Async::readable()` and `writable()` (and their `poll_*` forms) hand the loop's belief to
-//! code that then does its own syscall, which looplet never sees: if that syscall returns
-//! `WouldBlock`, nobody clears the flag. So once a direction's readiness has been handed out,
-//! the next `readable()` does not trust the flag until an event or a looplet operation has
-//! refreshed it: it asks the kernel with a zero-timeout `poll(2)`, and, if the fd is not ready
-//! after all, clears the flag and waits for the next edge. The usual
-//! `loop { readable().await; match raw_read() { WouldBlock => continue, .. } }` therefore
-//! parks, at the cost of one `poll` per handed-out readiness not refreshed by an event.
+//! One registered fd: its readiness per direction, the tasks waiting on it, and the rule that
+//! says what a short transfer means on it ([`Kind`]).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -52,19 +8,15 @@ use std::os::fd::BorrowedFd;
 use std::ptr;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::FileType;
 use rustix::net::{AddressFamily, SocketType};
 
-use crate::executor::{Local, current_rc};
+use super::{READ, Reactor, WRITE};
+use crate::context::current_reactor;
 use crate::slab::{Key, Slab};
-use crate::sys::{Notifier, Poller};
-
-/// The two directions of a source, as indices into [`Source::directions`].
-pub(crate) const READ: usize = 0;
-pub(crate) const WRITE: usize = 1;
+use crate::sys;
 
 /// What a short read or write means on an fd; learnt once, when its source is made.
 ///
@@ -127,7 +79,7 @@ impl Kind {
 
     /// Whether a read of `n` bytes out of `want` means the receive buffer is now empty.
     fn read_drained(self, n: usize, want: usize) -> bool {
-        matches!(self, Kind::Tcp | Kind::Pipe) && n > 0 && n < want
+        sys::SHORT_READS_DRAIN && matches!(self, Kind::Tcp | Kind::Pipe) && n > 0 && n < want
     }
 
     /// Whether a write of `n` bytes out of `want` means the send buffer is now full.
@@ -136,77 +88,13 @@ impl Kind {
     }
 }
 
-/// What the loop knows about the poller's events.
-pub(crate) struct Reactor {
-    /// The epoll instance, its timerfd and its event buffer, reused by every wait.
-    poller: Poller,
-    /// Every source registered with this loop's poller; the key is the event key.
-    sources: RefCell<Slab<Rc<Source>>>,
-}
-
-impl Reactor {
-    /// Creates the loop's poller, which `notifier` wakes.
-    ///
-    /// # Errors
-    ///
-    /// If the epoll instance or its timerfd cannot be created or registered.
-    pub(crate) fn new(notifier: &Notifier) -> io::Result<Reactor> {
-        Ok(Reactor {
-            poller: Poller::new(notifier)?,
-            sources: RefCell::new(Slab::new()),
-        })
-    }
-
-    /// Whether any source is registered, so that a busy loop must still poll for IO.
-    pub(crate) fn has_sources(&self) -> bool {
-        !self.sources.borrow().is_empty()
-    }
-
-    /// Waits for events or a notification, until `deadline` if there is one, or not at all
-    /// if `block` is false; marks the sources that became ready, waking their tasks.
-    ///
-    /// # Errors
-    ///
-    /// If epoll itself fails (`EINTR` is retried).
-    pub(crate) fn wait(
-        &self,
-        notifier: &Notifier,
-        deadline: Option<Instant>,
-        block: bool,
-    ) -> io::Result<()> {
-        self.poller.wait(notifier, deadline, block, |event| {
-            // A stale key (the source was dropped after the event was queued) finds nothing.
-            let source = self.sources.borrow().get(Key::from_u64(event.key)).cloned();
-            if let Some(source) = source {
-                if event.read_closed {
-                    source.read_closed.set(true);
-                }
-                if event.readable {
-                    source.directions[READ].set_ready();
-                }
-                if event.writable {
-                    source.directions[WRITE].set_ready();
-                }
-            }
-        })
-    }
-}
-
-impl fmt::Debug for Reactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reactor")
-            .field("sources", &self.sources.borrow().len())
-            .finish()
-    }
-}
-
 /// An fd's readiness and its waiting tasks; shared by the `Async` that owns the fd and the
 /// reactor it is registered with.
 pub(crate) struct Source {
     /// What a short transfer means on this fd.
     pub(crate) kind: Kind,
-    /// The loop this source is registered with, and its key there.
-    registration: RefCell<Option<(Weak<Local>, Key)>>,
+    /// The reactor this source is registered with, and its key there.
+    registration: RefCell<Option<(Weak<Reactor>, Key)>>,
     /// Set for good once the peer shut down its write side (or the connection died): reads
     /// no longer block, so a short read must not clear readiness.
     read_closed: Cell<bool>,
@@ -249,10 +137,20 @@ impl Direction {
         self.handed_out.set(false);
     }
 
+    /// Whether a task waits on this direction.
+    fn is_wanted(&self) -> bool {
+        self.io_waiting.get() || !self.waiters.borrow().is_empty()
+    }
+
     /// Marks the direction ready and wakes every task waiting on it.
     fn set_ready(&self) {
         self.ready.set(true);
         self.handed_out.set(false);
+        self.wake();
+    }
+
+    /// Wakes every task waiting on this direction.
+    fn wake(&self) {
         if self.io_waiting.replace(false)
             && let Some(waker) = &*self.io.borrow()
         {
@@ -277,6 +175,20 @@ const NO_LOOP: &str = "no looplet loop is running on this thread: socket IO must
                        inside looplet::block_on";
 
 impl Source {
+    /// Records what an event said: the directions that became ready, and whether the read side
+    /// closed for good.
+    pub(super) fn ready(&self, readable: bool, writable: bool, read_closed: bool) {
+        if read_closed {
+            self.read_closed.set(true);
+        }
+        if readable {
+            self.directions[READ].set_ready();
+        }
+        if writable {
+            self.directions[WRITE].set_ready();
+        }
+    }
+
     pub(crate) fn new(kind: Kind) -> Rc<Source> {
         Rc::new(Source {
             kind,
@@ -298,9 +210,9 @@ impl Source {
     ///
     /// If no loop is running on this thread, or `epoll_ctl` fails.
     fn register(self: &Rc<Self>, fd: BorrowedFd<'_>) -> io::Result<()> {
-        let local = current_rc().ok_or_else(|| io::Error::other(NO_LOOP))?;
+        let reactor = current_reactor().ok_or_else(|| io::Error::other(NO_LOOP))?;
         if let Some((registered, _)) = &*self.registration.borrow()
-            && ptr::eq(registered.as_ptr(), Rc::as_ptr(&local))
+            && ptr::eq(registered.as_ptr(), Rc::as_ptr(&reactor))
         {
             return Ok(());
         }
@@ -311,30 +223,21 @@ impl Source {
                 direction.set_ready();
             }
         }
-        let key = local.reactor.sources.borrow_mut().insert(self.clone());
-        // The `Async` that owns the fd deregisters it (in `Drop` and `into_inner`) before the fd
-        // closes, so the epoll set never names a closed or reused fd.
-        if let Err(err) = local.reactor.poller.add(fd, key.to_u64()) {
-            local.reactor.sources.borrow_mut().remove(key);
-            return Err(err);
-        }
-        *self.registration.borrow_mut() = Some((Rc::downgrade(&local), key));
+        let key = reactor.add(self, fd)?;
+        *self.registration.borrow_mut() = Some((Rc::downgrade(&reactor), key));
         Ok(())
     }
 
     /// Removes the source from the poller it is registered with, if that loop still exists;
     /// returns whether it did.
     pub(crate) fn deregister(&self, fd: BorrowedFd<'_>) -> bool {
-        let Some((local, key)) = self.registration.borrow_mut().take() else {
+        let Some((reactor, key)) = self.registration.borrow_mut().take() else {
             return false;
         };
-        let Some(local) = local.upgrade() else {
+        let Some(reactor) = reactor.upgrade() else {
             return false;
         };
-        let source = local.reactor.sources.borrow_mut().remove(key);
-        // Fails only if the fd is no longer in the epoll set, which leaves nothing to undo.
-        let _ = local.reactor.poller.delete(fd);
-        drop(source);
+        reactor.remove(key, fd);
         true
     }
 
@@ -354,7 +257,7 @@ impl Source {
             return Poll::Ready(Err(err));
         }
         dir.park_io(cx);
-        Poll::Pending
+        self.arm(fd)
     }
 
     /// Like [`Source::poll_io_ready`], for user code that does its own syscall after it
@@ -372,7 +275,7 @@ impl Source {
             return Poll::Ready(Err(err));
         }
         self.directions[direction].park_io(cx);
-        Poll::Pending
+        self.arm(fd)
     }
 
     /// Whether `direction` is ready to hand to user code; marks it handed out if so.
@@ -418,7 +321,37 @@ impl Source {
             }
             None => *waiter = Some(waiters.insert(cx.waker().clone())),
         }
-        Poll::Pending
+        drop(waiters);
+        self.arm(fd)
+    }
+
+    /// After a task parked: a oneshot poller must be re-armed for the directions that have
+    /// waiters (an edge-triggered one never needs it). `Pending`, or the error of re-arming.
+    fn arm(&self, fd: BorrowedFd<'_>) -> Poll<io::Result<()>> {
+        let registration = self.registration.borrow();
+        let Some((reactor, key)) = &*registration else {
+            return Poll::Pending;
+        };
+        let Some(reactor) = reactor.upgrade() else {
+            return Poll::Pending;
+        };
+        if !reactor.is_oneshot() {
+            return Poll::Pending;
+        }
+        let [read, write] = &self.directions;
+        match reactor.rearm(*key, fd, read.is_wanted(), write.is_wanted()) {
+            Ok(()) => Poll::Pending,
+            Err(err) => Poll::Ready(Err(err)),
+        }
+    }
+
+    /// Wakes every task waiting on the source, in either direction, without marking either
+    /// ready: after an event on a oneshot poller, which disarmed the fd, so that each retries
+    /// and re-arms what it still waits for.
+    pub(super) fn wake_all(&self) {
+        for direction in &self.directions {
+            direction.wake();
+        }
     }
 
     /// Forgets a `readable()` / `writable()` future's place (it was dropped, or is done).

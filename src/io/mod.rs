@@ -12,12 +12,14 @@ use futures_core::FusedFuture;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustix::fs::OFlags;
 
+use crate::net::socket;
 use crate::reactor::{Kind, READ, Source, WRITE};
 use crate::slab::Key;
-use crate::sys;
 
 // The process's stdio lives in stdio.rs, next to this file; `looplet::io` is its home.
-pub use crate::stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
+mod stdio;
+
+pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
 
 /// An IO object (a socket, a pipe: anything with a file descriptor) driven by the loop.
 ///
@@ -556,7 +558,7 @@ where
             WRITE,
             cx,
             |mut io| match socket {
-                true => sys::send(io.as_fd(), buf),
+                true => socket::send(io.as_fd(), buf),
                 false => io.write(buf),
             },
             transferred(buf.len()),
@@ -574,7 +576,7 @@ where
             WRITE,
             cx,
             |mut io| match socket {
-                true => sys::send_vectored(io.as_fd(), bufs),
+                true => socket::send_vectored(io.as_fd(), bufs),
                 false => io.write_vectored(bufs),
             },
             transferred(total_len(bufs)),
@@ -635,7 +637,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         let socket = this.source.kind.is_stream_socket();
         let io = this.io.as_mut().expect("io is present until into_inner");
         let write = |io: &mut T| match socket {
-            true => sys::send(io.as_fd(), buf),
+            true => socket::send(io.as_fd(), buf),
             false => io.write(buf),
         };
         poll_mut(&this.source, io, WRITE, cx, write, transferred(buf.len()))
@@ -650,7 +652,7 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         let socket = this.source.kind.is_stream_socket();
         let io = this.io.as_mut().expect("io is present until into_inner");
         let write = |io: &mut T| match socket {
-            true => sys::send_vectored(io.as_fd(), bufs),
+            true => socket::send_vectored(io.as_fd(), bufs),
             false => io.write_vectored(bufs),
         };
         poll_mut(

@@ -1,12 +1,6 @@
-//! The platform seam: Linux's epoll, an eventfd and a timerfd, through rustix.
+//! The Linux fast path: epoll, edge-triggered, with `EPOLLRDHUP`, and a timerfd for deadlines.
 //!
-//! Everything Linux-specific lives here. The reactor asks for four things: register an fd
-//! for edge-triggered readiness in both directions, deregister it, wait (with a deadline) for
-//! events, and, from any thread, wake a waiting loop. The last is the [`Notifier`] (an
-//! eventfd), which wakers share and which may outlive the loop; the rest is the [`Poller`] (the
-//! epoll instance and a timerfd), which the loop owns and closes when it is dropped.
-//!
-//! # Why not `polling::Poller`
+//! # Why not `polling::Poller` on Linux
 //!
 //! looplet started on polling, and measured it. polling's `wait` makes five syscalls whatever
 //! it returns (re-arming its timerfd and eventfd each time); the loop's echo server paid 0.2
@@ -14,92 +8,24 @@
 //! register or report `EPOLLRDHUP`, so an edge-triggered reader cannot tell that the peer's
 //! FIN is queued behind the data it just read: it must pay a failing `read` after every short
 //! one to find out. Here a wait is one `epoll_wait`, the timerfd is re-armed only when the
-//! earliest deadline moves, and `EPOLLRDHUP` marks a source's read side closed.
-//!
-//! # Waking a loop from another thread
-//!
-//! [`Notifier::notify`] writes the eventfd once per sleep: an atomic flag keeps further
-//! notifications from writing again until the loop has consumed the first. The loop drains
-//! the eventfd, *then* clears the flag (a read-modify-write), then looks at its remote queue.
-//! A notification that still finds the flag set has its work made visible to the loop by that
-//! swap; one that finds it cleared writes again and makes a new edge. (The other order loses
-//! wakeups for good: a notify between clearing and draining has its write drained away, and
-//! leaves the flag set with nothing left to read, so no later notify writes again.)
+//! earliest deadline moves, and `EPOLLRDHUP` marks a source's read side closed. The `polling`
+//! backend ([`super::polling`]) is what every other platform uses, and the `polling` feature
+//! builds it here too; BENCHMARKS.md measures the two side by side.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::io::{self, IoSlice};
+use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
-use rustix::event::{EventfdFlags, eventfd};
-use rustix::net::{SendAncillaryBuffer, SendFlags};
 use rustix::time::{
     Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
     timerfd_settime,
 };
 
-#[cfg(not(target_os = "linux"))]
-compile_error!("looplet's reactor is built on Linux's epoll: this platform is not supported");
-
-/// The event key of the eventfd.
-const NOTIFY_KEY: u64 = u64::MAX;
-/// The event key of the timerfd.
-const TIMER_KEY: u64 = u64::MAX - 1;
-
-/// How many events one wait can return; more stay queued in the kernel for the next wait.
-const EVENTS_PER_WAIT: usize = 1024;
-
-/// The eventfd that wakes a loop: the one part of a loop other threads hold.
-///
-/// Shared (in an `Arc`) with every waker of the loop's tasks, so it can outlive the loop; the
-/// epoll instance cannot, and lives in [`Poller`], which the loop alone owns.
-pub(crate) struct Notifier {
-    fd: OwnedFd,
-    /// Set by the first `notify` since the loop last drained the eventfd.
-    notified: AtomicBool,
-}
-
-impl Notifier {
-    /// Creates the eventfd.
-    ///
-    /// # Errors
-    ///
-    /// `EMFILE` and the like, from `eventfd`.
-    pub(crate) fn new() -> io::Result<Notifier> {
-        Ok(Notifier {
-            fd: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
-            notified: AtomicBool::new(false),
-        })
-    }
-
-    /// Wakes the loop if it waits, or makes its next wait return at once. Any thread.
-    pub(crate) fn notify(&self) {
-        if !self.notified.swap(true, Ordering::SeqCst) {
-            // Fails only if the counter would overflow, which a pending 1 cannot make it do.
-            let _ = rustix::io::write(&self.fd, &1u64.to_ne_bytes());
-        }
-    }
-
-    /// Consumes a notification (the eventfd reported readable): drain, then clear the flag.
-    fn clear(&self) {
-        let mut count = [0u8; 8];
-        // EAGAIN only if nothing is left to drain.
-        let _ = rustix::io::read(&self.fd, &mut count);
-        self.notified.swap(false, Ordering::AcqRel);
-    }
-}
-
-impl fmt::Debug for Notifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Notifier")
-            .field("notified", &self.notified.load(Ordering::Relaxed))
-            .finish_non_exhaustive()
-    }
-}
+use super::{EVENTS_PER_WAIT, NOTIFY_KEY, Notifier, Readiness, TIMER_KEY};
 
 /// One loop's epoll instance, with its timerfd and event buffer: used only on its thread, and
 /// closed with the loop.
@@ -109,18 +35,6 @@ pub(crate) struct Poller {
     events: RefCell<Vec<epoll::Event>>,
     /// The deadline the timerfd is set for, if it is set and has not fired.
     armed: Cell<Option<Instant>>,
-}
-
-/// What an event says about a source.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Readiness {
-    pub(crate) key: u64,
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-    /// The peer shut down its write side, or the connection hung up: reads will not block
-    /// again (they return data, then 0 or an error). An error condition alone (`EPOLLERR`)
-    /// does not say so: it makes both directions ready, so that the next operation reports it.
-    pub(crate) read_closed: bool,
 }
 
 impl Readiness {
@@ -149,7 +63,7 @@ impl Poller {
         let epoll = epoll::create(CreateFlags::CLOEXEC)?;
         epoll::add(
             &epoll,
-            &notifier.fd,
+            notifier.fd(),
             EventData::new_u64(NOTIFY_KEY),
             EventFlags::IN | EventFlags::ET,
         )?;
@@ -171,6 +85,22 @@ impl Poller {
         })
     }
 
+    /// Whether a source must be re-armed after each event ([`Poller::rearm`]): never here.
+    pub(crate) fn is_oneshot(&self) -> bool {
+        false
+    }
+
+    /// Re-arms `fd` for the directions still wanted; edge-triggered sources never need it.
+    pub(crate) fn rearm(
+        &self,
+        _fd: BorrowedFd<'_>,
+        _key: u64,
+        _read: bool,
+        _write: bool,
+    ) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Registers `fd` for edge-triggered read, write and read-closed events, as `key`.
     ///
     /// # Errors
@@ -179,7 +109,7 @@ impl Poller {
     /// watch).
     pub(crate) fn add(&self, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
         debug_assert!(
-            key < TIMER_KEY,
+            key < NOTIFY_KEY,
             "key {key} collides with the loop's own fds"
         );
         let flags = EventFlags::IN | EventFlags::OUT | EventFlags::RDHUP | EventFlags::ET;
@@ -273,32 +203,6 @@ impl fmt::Debug for Poller {
             .field("armed", &self.armed.get())
             .finish_non_exhaustive()
     }
-}
-
-/// Writes `buf` to a stream socket with `send(MSG_NOSIGNAL)`: a peer that has gone gives
-/// `BrokenPipe`, never a `SIGPIPE` that would kill a process which does not ignore it.
-///
-/// # Errors
-///
-/// The `send` error.
-pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
-    Ok(rustix::net::send(fd, buf, SendFlags::NOSIGNAL)?)
-}
-
-/// Writes every buffer of `bufs`, in order, to a stream socket with one
-/// `sendmsg(MSG_NOSIGNAL)`; see [`send`].
-///
-/// # Errors
-///
-/// The `sendmsg` error.
-pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let mut control = SendAncillaryBuffer::default();
-    Ok(rustix::net::sendmsg(
-        fd,
-        bufs,
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )?)
 }
 
 #[cfg(test)]
