@@ -26,6 +26,7 @@ thread_local! {
 }
 
 /// Runs `f` with the loop running on this thread, if there is one.
+#[inline]
 pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
     let current = CURRENT.with(Cell::get);
     // SAFETY: a non-null CURRENT points to a live `Local` (see the invariant on CURRENT), and
@@ -34,6 +35,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Local>) -> R) -> R {
 }
 
 /// The loop running on this thread, as an `Rc`.
+#[inline]
 pub(crate) fn current_rc() -> Option<Rc<Local>> {
     let current = CURRENT.with(Cell::get);
     if current.is_null() {
@@ -49,16 +51,19 @@ pub(crate) fn current_rc() -> Option<Rc<Local>> {
 }
 
 /// The reactor of the loop running on this thread.
+#[inline]
 pub(crate) fn current_reactor() -> Option<Rc<Reactor>> {
     with_current(|local| local.map(|local| local.reactor.clone()))
 }
 
 /// Runs `f` with the timers of the loop running on this thread, if there is one.
+#[inline]
 pub(crate) fn with_timers<R>(f: impl FnOnce(Option<&Rc<Timers>>) -> R) -> R {
     with_current(|local| f(local.map(|local| &local.timers)))
 }
 
 /// Whether a loop is running (in `block_on` or `try_tick`) on this thread.
+#[inline]
 pub(crate) fn a_loop_is_running() -> bool {
     with_current(|local| local.is_some_and(Local::is_running))
 }

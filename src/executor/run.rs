@@ -78,30 +78,36 @@ impl Local {
     }
 
     /// Pushes a job to the back of the run queue.
+    #[inline]
     pub(super) fn push(&self, job: Job) {
         self.queue.borrow_mut().push_back(job);
     }
 
     /// Whether `block_on` or `try_tick` runs this loop now.
+    #[inline]
     pub(crate) fn is_running(&self) -> bool {
         self.running.get()
     }
 
     /// Marks the loop running; returns whether it already was.
+    #[inline]
     pub(crate) fn start_running(&self) -> bool {
         self.running.replace(true)
     }
 
+    #[inline]
     pub(crate) fn stop_running(&self) {
         self.running.set(false);
     }
 
     /// Records the waker of a task that has just parked; the key removes it.
+    #[inline]
     pub(super) fn park_waker(&self, waker: &Waker) -> Key {
         self.parked.borrow_mut().insert(waker.clone())
     }
 
     /// Forgets a parked task's waker (its future is being dropped).
+    #[inline]
     pub(super) fn unpark(&self, key: Key) -> Option<Waker> {
         self.parked.borrow_mut().remove(key)
     }
@@ -128,6 +134,7 @@ impl Local {
     }
 
     /// Queues the `block_on` future for a poll, unless it is queued already.
+    #[inline]
     pub(super) fn schedule_main(&self) {
         if !self.main_queued.replace(true) {
             self.queue.borrow_mut().push_back(Job::Main);
