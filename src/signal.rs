@@ -76,7 +76,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use futures_core::Stream;
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+use rustix::net::{RecvFlags, SendFlags, SocketType};
 use rustix::process::Signal;
 use signal_hook_registry::SigId;
 
@@ -152,7 +152,7 @@ impl Delivery {
             let sent = rustix::net::send(
                 &self.write,
                 &[index as u8],
-                SendFlags::DONTWAIT | SendFlags::NOSIGNAL,
+                SendFlags::DONTWAIT | crate::net::socket::SEND,
             );
             if sent.is_err() {
                 // Cannot happen (one byte per signal at most is in flight); if it did, this
@@ -254,12 +254,7 @@ impl Signals {
                 "looplet::signal: more than 255 signals in one listener",
             ));
         }
-        let (read, write) = rustix::net::socketpair(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-            None,
-        )?;
+        let (read, write) = crate::net::socket::socketpair(SocketType::STREAM)?;
         let delivery = Arc::new(Delivery {
             write,
             pending: numbers.iter().map(|_| AtomicBool::new(false)).collect(),

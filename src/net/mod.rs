@@ -39,7 +39,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::AsFd;
 
-use rustix::net::{AddressFamily, SocketFlags};
+use rustix::net::AddressFamily;
 
 use crate::io::Async;
 use crate::reactor::WRITE;
@@ -50,9 +50,6 @@ pub use unix::{UnixIncoming, UnixListener, UnixStream};
 
 /// The accept backlog asked for; Linux caps it at `net.core.somaxconn` (4096 by default).
 const BACKLOG: i32 = i32::MAX;
-
-/// Flags for every socket looplet creates: non-blocking from the start, closed on exec.
-const FLAGS: SocketFlags = SocketFlags::NONBLOCK.union(SocketFlags::CLOEXEC);
 
 fn family(addr: &SocketAddr) -> AddressFamily {
     match addr {

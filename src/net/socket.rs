@@ -7,15 +7,87 @@
 //! `SO_NOSIGPIPE` is set on it once, so a plain `send` cannot raise `SIGPIPE` either.
 
 use std::io::{self, IoSlice};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
-use rustix::net::{SendAncillaryBuffer, SendFlags};
+use rustix::net::{AddressFamily, SendAncillaryBuffer, SendFlags, SocketAddrAny, SocketType};
 
 /// Flags for sends: `MSG_NOSIGNAL` where it exists (elsewhere `SO_NOSIGPIPE` does its job).
 #[cfg(not(target_vendor = "apple"))]
-const SEND: SendFlags = SendFlags::NOSIGNAL;
+pub(crate) const SEND: SendFlags = SendFlags::NOSIGNAL;
+/// Flags for sends: `MSG_NOSIGNAL` where it exists (elsewhere `SO_NOSIGPIPE` does its job).
 #[cfg(target_vendor = "apple")]
-const SEND: SendFlags = SendFlags::empty();
+pub(crate) const SEND: SendFlags = SendFlags::empty();
+
+/// `SOCK_NONBLOCK | SOCK_CLOEXEC`, where a socket can be made with them.
+#[cfg(not(target_vendor = "apple"))]
+const FLAGS: rustix::net::SocketFlags =
+    rustix::net::SocketFlags::NONBLOCK.union(rustix::net::SocketFlags::CLOEXEC);
+
+/// A new socket: non-blocking, closed on exec, and (on macOS) with `SO_NOSIGPIPE`.
+///
+/// # Errors
+///
+/// The `socket` (or `fcntl`, `setsockopt`) error, such as `EMFILE`.
+pub(crate) fn socket(family: AddressFamily, ty: SocketType) -> io::Result<OwnedFd> {
+    #[cfg(not(target_vendor = "apple"))]
+    let fd = rustix::net::socket_with(family, ty, FLAGS, None)?;
+    #[cfg(target_vendor = "apple")]
+    let fd = prepared(rustix::net::socket(family, ty, None)?)?;
+    Ok(fd)
+}
+
+/// Accepts a connection on a non-blocking `listener`; the new socket is made like
+/// [`socket`]'s. Returns the peer's address where the system gives it.
+///
+/// # Errors
+///
+/// The `accept` error: `WouldBlock` when nothing is queued, `EMFILE` at the descriptor limit.
+pub(crate) fn accept(listener: BorrowedFd<'_>) -> io::Result<(OwnedFd, Option<SocketAddrAny>)> {
+    #[cfg(not(target_vendor = "apple"))]
+    let (fd, addr) = rustix::net::acceptfrom_with(listener, FLAGS)?;
+    #[cfg(target_vendor = "apple")]
+    let (fd, addr) = {
+        let (fd, addr) = rustix::net::acceptfrom(listener)?;
+        (prepared(fd)?, addr)
+    };
+    Ok((fd, addr))
+}
+
+/// A connected pair of Unix sockets of type `ty`, each made like [`socket`]'s.
+///
+/// # Errors
+///
+/// The `socketpair` error, such as `EMFILE`.
+pub(crate) fn socketpair(ty: SocketType) -> io::Result<(OwnedFd, OwnedFd)> {
+    #[cfg(not(target_vendor = "apple"))]
+    let pair = rustix::net::socketpair(AddressFamily::UNIX, ty, FLAGS, None)?;
+    #[cfg(target_vendor = "apple")]
+    let pair = {
+        let (a, b) = rustix::net::socketpair(
+            AddressFamily::UNIX,
+            ty,
+            rustix::net::SocketFlags::empty(),
+            None,
+        )?;
+        (prepared(a)?, prepared(b)?)
+    };
+    Ok(pair)
+}
+
+/// Makes a socket non-blocking and closed on exec, and sets `SO_NOSIGPIPE`: what the flags
+/// of `socket`, `accept4` and `MSG_NOSIGNAL` do where they exist.
+#[cfg(target_vendor = "apple")]
+fn prepared(fd: OwnedFd) -> io::Result<OwnedFd> {
+    rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
+    rustix::io::ioctl_fionbio(&fd, true)?;
+    rustix::net::sockopt::set_socket_nosigpipe(&fd, true)?;
+    Ok(fd)
+}
+
+/// The address family of a socket (from `getsockname`, which every platform has).
+pub(crate) fn family_of(fd: BorrowedFd<'_>) -> io::Result<AddressFamily> {
+    Ok(rustix::net::getsockname(fd)?.address_family())
+}
 
 /// Writes `buf` to a stream socket with `send(MSG_NOSIGNAL)`: a peer that has gone gives
 /// `BrokenPipe`, never a `SIGPIPE` that would kill a process which does not ignore it.
@@ -35,10 +107,5 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 /// The `sendmsg` error.
 pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let mut control = SendAncillaryBuffer::default();
-    Ok(rustix::net::sendmsg(
-        fd,
-        bufs,
-        &mut control,
-        SendFlags::NOSIGNAL,
-    )?)
+    Ok(rustix::net::sendmsg(fd, bufs, &mut control, SEND)?)
 }

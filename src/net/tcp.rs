@@ -12,7 +12,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use rustix::net::SocketType;
 
 use super::{
-    BACKLOG, FLAGS, each_addr, family, finish_connect, forward_io_to_ref, no_address, stream_io,
+    BACKLOG, each_addr, family, finish_connect, forward_io_to_ref, no_address, socket, stream_io,
 };
 use crate::io::Async;
 use crate::reactor::{Kind, READ};
@@ -67,7 +67,7 @@ impl TcpListener {
     /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
         each_addr(addr, |addr| {
-            let fd = rustix::net::socket_with(family(&addr), SocketType::STREAM, FLAGS, None)?;
+            let fd = socket::socket(family(&addr), SocketType::STREAM)?;
             rustix::net::sockopt::set_socket_reuseaddr(&fd, true)?;
             rustix::net::bind(&fd, &addr)?;
             rustix::net::listen(&fd, BACKLOG)?;
@@ -142,7 +142,7 @@ impl TcpListener {
         let (fd, addr) = ready!(self.inner.poll_with(
             READ,
             cx,
-            |listener| Ok(rustix::net::acceptfrom_with(listener, FLAGS)?),
+            |listener| socket::accept(listener.as_fd()),
             |_| None,
         ))?;
         let stream = TcpStream::from_fd(fd);
@@ -317,7 +317,7 @@ impl TcpStream {
     }
 
     async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
-        let fd = rustix::net::socket_with(family(&addr), SocketType::STREAM, FLAGS, None)?;
+        let fd = socket::socket(family(&addr), SocketType::STREAM)?;
         let in_progress = match rustix::net::connect(&fd, &addr) {
             Ok(()) => false,
             Err(rustix::io::Errno::INPROGRESS) => true,

@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::net::SocketType;
 
-use super::{FLAGS, each_addr, family};
+use super::{each_addr, family, socket};
 use crate::io::Async;
 use crate::reactor::Kind;
 
@@ -49,7 +49,7 @@ impl UdpSocket {
     /// ```
     pub fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
         each_addr(addr, |addr| {
-            let fd = rustix::net::socket_with(family(&addr), SocketType::DGRAM, FLAGS, None)?;
+            let fd = socket::socket(family(&addr), SocketType::DGRAM)?;
             rustix::net::bind(&fd, &addr)?;
             Ok(UdpSocket {
                 inner: Async::new_nonblocking(std::net::UdpSocket::from(fd), Kind::Socket),

@@ -14,7 +14,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
-use super::{BACKLOG, FLAGS, finish_connect, forward_io_to_ref, stream_io};
+use super::{BACKLOG, finish_connect, forward_io_to_ref, socket, stream_io};
 use crate::io::Async;
 use crate::reactor::{Kind, READ};
 
@@ -70,7 +70,7 @@ impl UnixListener {
     /// ```
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
-        let fd = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+        let fd = socket::socket(AddressFamily::UNIX, SocketType::STREAM)?;
         rustix::net::bind(&fd, &addr)?;
         rustix::net::listen(&fd, BACKLOG)?;
         Ok(UnixListener {
@@ -112,7 +112,7 @@ impl UnixListener {
         let fd = ready!(self.inner.poll_with(
             READ,
             cx,
-            |listener| Ok(rustix::net::accept_with(listener, FLAGS)?),
+            |listener| Ok(socket::accept(listener.as_fd())?.0),
             |_| None,
         ))?;
         let stream = UnixStream::from_fd(fd);
@@ -272,8 +272,7 @@ impl UnixStream {
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = SocketAddrUnix::new(path.as_ref())?;
         loop {
-            let fd =
-                rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+            let fd = socket::socket(AddressFamily::UNIX, SocketType::STREAM)?;
             match rustix::net::connect(&fd, &addr) {
                 Ok(()) => return Ok(UnixStream::from_fd(fd)),
                 Err(rustix::io::Errno::INPROGRESS) => {
@@ -310,7 +309,7 @@ impl UnixStream {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
-        let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, FLAGS, None)?;
+        let (a, b) = socket::socketpair(SocketType::STREAM)?;
         Ok((UnixStream::from_fd(a), UnixStream::from_fd(b)))
     }
 

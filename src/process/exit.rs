@@ -31,11 +31,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
 
 use rustix::io::Errno;
-use rustix::process::{Pid, PidfdFlags};
 
 use crate::io::Async;
 use crate::reactor::{Kind, READ};
 use crate::signal::{SIGCHLD, Signals};
+
+/// A pidfd for `child`: Linux 5.3+.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn open_pidfd(child: &std::process::Child) -> Result<OwnedFd, Errno> {
+    use rustix::process::{Pid, PidfdFlags};
+    rustix::process::pidfd_open(Pid::from_child(child), PidfdFlags::empty())
+}
+
+/// No pidfds here: every child is watched through `SIGCHLD`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn open_pidfd(_child: &std::process::Child) -> Result<OwnedFd, Errno> {
+    Err(Errno::NOSYS)
+}
 
 /// The environment variable that turns pidfds off, read once, at the first spawn.
 pub(crate) const NO_PIDFD_ENV: &str = "LOOPLET_NO_PIDFD";
@@ -105,21 +117,18 @@ pub(crate) struct Exit {
 impl Exit {
     /// Starts watching `child` (whose stdio the caller has taken).
     pub(crate) fn new(child: std::process::Child, kill_on_drop: bool) -> Exit {
-        let watch = match pidfd_wanted() {
-            true => match rustix::process::pidfd_open(Pid::from_child(&child), PidfdFlags::empty())
-            {
-                Ok(fd) => Watch::Pidfd(Async::new_nonblocking(fd, Kind::Other)),
-                Err(err) => {
-                    if err == Errno::NOSYS || err == Errno::PERM {
-                        PIDFD.store(PIDFD_OFF, Ordering::Relaxed);
-                    }
-                    Watch::Sigchld {
-                        hub: None,
-                        seen: None,
-                    }
+        let watch = match pidfd_wanted().then(|| open_pidfd(&child)) {
+            Some(Ok(fd)) => Watch::Pidfd(Async::new_nonblocking(fd, Kind::Other)),
+            Some(Err(err)) => {
+                if err == Errno::NOSYS || err == Errno::PERM {
+                    PIDFD.store(PIDFD_OFF, Ordering::Relaxed);
                 }
-            },
-            false => Watch::Sigchld {
+                Watch::Sigchld {
+                    hub: None,
+                    seen: None,
+                }
+            }
+            None => Watch::Sigchld {
                 hub: None,
                 seen: None,
             },

@@ -60,7 +60,7 @@ impl Kind {
 
     /// The kind of a stream socket, by its address family.
     pub(crate) fn of_stream(fd: BorrowedFd<'_>) -> Kind {
-        match rustix::net::sockopt::socket_domain(fd) {
+        match crate::net::socket::family_of(fd) {
             Ok(AddressFamily::UNIX) => Kind::UnixStream,
             Ok(AddressFamily::INET | AddressFamily::INET6) => Kind::Tcp,
             _ => Kind::Socket,
@@ -404,7 +404,11 @@ impl Source {
 /// An error from `poll` counts as ready: the operation that follows will report it.
 fn level_ready(fd: BorrowedFd<'_>, direction: usize) -> bool {
     let wanted = if direction == READ {
-        PollFlags::IN | PollFlags::RDHUP
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let closed = PollFlags::RDHUP;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let closed = PollFlags::empty();
+        PollFlags::IN | closed
     } else {
         PollFlags::OUT
     };
