@@ -5,6 +5,8 @@
 //! cargo bench -p looplet-bench --bench compare                       # everything (~1.5 minutes here)
 //! LOOPLET_BENCH_QUICK=1 cargo bench -p looplet-bench --bench compare # smaller sizes, fewer repeats (~10 s)
 //! cargo bench -p looplet-bench --bench compare -- spawn yield        # only the named workloads
+//! LOOPLET_BENCH_ECHO=1,20000 cargo bench -p looplet-bench --bench compare -- echo  # ping-pong
+//! cargo bench -p looplet-bench --features looplet/polling ...      # looplet's polling backend
 //! ```
 //!
 //! Layout:
@@ -110,11 +112,19 @@ fn main() {
     }
 
     let quick = std::env::var("LOOPLET_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let cfg = if quick {
+    let mut cfg = if quick {
         Config::quick()
     } else {
         Config::full()
     };
+    // LOOPLET_BENCH_ECHO=conns,rounds resizes the echo workload: `1,20000` is a one-connection
+    // ping-pong, where the cost of each wait in the poller shows.
+    if let Ok(spec) = std::env::var("LOOPLET_BENCH_ECHO")
+        && let Some((conns, rounds)) = spec.split_once(',')
+    {
+        cfg.echo_conns = conns.trim().parse().expect("LOOPLET_BENCH_ECHO=conns,rounds");
+        cfg.echo_rounds = rounds.trim().parse().expect("LOOPLET_BENCH_ECHO=conns,rounds");
+    }
     let all = workloads(&cfg);
 
     // `cargo bench` passes `--bench`; everything not starting with `-` names a workload.
