@@ -5,8 +5,9 @@
 //! a free port of 127.0.0.1), finishes in a few seconds, and exits non-zero if a check fails.
 //!
 //! Each scenario is the code of its own example (`hello`, `producer_consumer`, `switch`,
-//! `sleep`, `echo_server` + `echo_client`, `call_later`), included here as a module; the demo
-//! hands it a recorder instead of `println!` to check the output line by line.
+//! `sleep`, `echo_server` + `echo_client`, `call_later`, `subprocess`, `thread_pool`,
+//! `graceful_shutdown`), included here as a module; the demo hands it a recorder instead of
+//! `println!` to check the output line by line.
 
 #[path = "call_later.rs"]
 mod call_later;
@@ -14,14 +15,23 @@ mod call_later;
 mod echo_client;
 #[path = "echo_server.rs"]
 mod echo_server;
+#[allow(dead_code)]
+#[path = "graceful_shutdown.rs"]
+mod graceful_shutdown;
 #[path = "hello.rs"]
 mod hello;
 #[path = "producer_consumer.rs"]
 mod producer_consumer;
 #[path = "sleep.rs"]
 mod sleep;
+#[allow(dead_code)]
+#[path = "subprocess.rs"]
+mod subprocess;
 #[path = "switch.rs"]
 mod switch;
+#[allow(dead_code)]
+#[path = "thread_pool.rs"]
+mod thread_pool;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -164,11 +174,69 @@ fn delayed_calls() -> Result<String, String> {
     Ok("first and third ran in order; the cancelled second never did".into())
 }
 
+fn subprocesses() -> Result<String, String> {
+    let rec = Recorder::default();
+    let print = rec.print();
+    let report = looplet::block_on(subprocess::run(move |line| print(line)))
+        .map_err(|e| format!("the children failed: {e}"))?;
+    let codes: Vec<Option<i32>> = report.children.iter().map(|(_, code)| *code).collect();
+    check(
+        codes == [Some(0), Some(3), Some(0)],
+        format!("exit codes {codes:?}"),
+    )?;
+    check(
+        report.ticks >= 2,
+        format!("the loop ticked {} times while the children ran", report.ticks),
+    )?;
+    Ok(format!(
+        "3 children (exit codes 0, 3, 0) while the loop ticked {} times",
+        report.ticks
+    ))
+}
+
+fn thread_pool() -> Result<String, String> {
+    let rec = Recorder::default();
+    let report = looplet::block_on(thread_pool::run_in_executor(
+        2_000_000,
+        Duration::from_millis(5),
+        rec.print(),
+    ));
+    check(
+        report.primes == 148_933,
+        format!("counted {} primes below 2,000,000", report.primes),
+    )?;
+    check(report.ticks > 0, "the loop did not tick while the pool counted")?;
+    check(
+        report.thread.starts_with("blocking-"),
+        format!("counted on thread {:?}, not the pool", report.thread),
+    )?;
+    Ok(format!(
+        "148,933 primes counted on {} while the loop ticked {} times",
+        report.thread, report.ticks
+    ))
+}
+
+fn shutdown() -> Result<String, String> {
+    let rec = Recorder::default();
+    let print = rec.print();
+    let test = looplet::block_on(graceful_shutdown::self_test(
+        20,
+        rustix::process::Signal::TERM,
+        move |line| print(line),
+    ))
+    .map_err(|e| format!("the self-test failed: {e}"))?;
+    check(test.passed(), format!("{test:?}"))?;
+    Ok(format!(
+        "SIGTERM mid-traffic: {} in-flight connections all finished, new ones refused",
+        test.served.completed
+    ))
+}
+
 /// A scenario: its name, what it shows, and the check that runs it.
 type Scenario = (&'static str, &'static str, fn() -> Result<String, String>);
 
 fn main() {
-    let scenarios: [Scenario; 6] = [
+    let scenarios: [Scenario; 9] = [
         ("hello", "asyncio: cor1 awaits cor2", hello),
         (
             "producer/consumer",
@@ -190,6 +258,22 @@ fn main() {
             "call_later",
             "asyncio delayed calls, one cancelled",
             delayed_calls,
+        ),
+        (
+            "subprocess",
+            "asyncio create_subprocess_exec, the loop running meanwhile",
+            subprocesses,
+        ),
+        (
+            "thread pool",
+            "asyncio run_in_executor: a blocking count on the pool",
+            thread_pool,
+        ),
+        // Last: it leaves SIGTERM and SIGINT handlers installed for the rest of the process.
+        (
+            "graceful shutdown",
+            "a signal stops the echo server after in-flight clients finish",
+            shutdown,
         ),
     ];
     let mut outcomes = Vec::new();
