@@ -79,6 +79,13 @@
 //!
 //! # Implementation
 //!
+//! **The layout.** Dependencies point one way: `executor` (the API, the run loop, the
+//! cross-thread wake path, the parked-task registry) reaches the thread's current loop through
+//! `context`, the one small file with the thread-local and its `unsafe`; `reactor` and `time`
+//! drive sockets and timers; under them, `sys` (the platform seam), the timer `wheel` and a
+//! generation-checked `slab`. A socket holds a handle to its loop's reactor and a timer one to
+//! its loop's timers, never the loop itself.
+//!
 //! **Who owns the thread.** An [`Executor`] is `!Send`: its run queue (a `VecDeque` of
 //! async-task `Runnable`s), its registry of parked tasks, its timer wheel and its reactor are
 //! plain `Cell`s and `RefCell`s. [`Executor::block_on`] marks the executor as the thread's
@@ -115,8 +122,11 @@
 //! loop waits on epoll only when it has nothing to run, or on its fairness tick. Readiness
 //! handed to user code by [`Async::readable`] is checked with the kernel before it is handed
 //! out twice, so user code that does its own syscalls cannot spin on a stale flag. Stream
-//! sockets are written with `MSG_NOSIGNAL`: never a `SIGPIPE`. The epoll, eventfd and
-//! timerfd calls sit behind one seam, `sys`, on rustix; Linux is the one platform.
+//! sockets are written with `MSG_NOSIGNAL`: never a `SIGPIPE`. Waiting sits behind one seam,
+//! `sys`, with two backends: on Linux, epoll through rustix (one `epoll_wait` per wait, a
+//! timerfd for deadlines, `EPOLLRDHUP` for the peer's shutdown); everywhere else, and on Linux
+//! with the `polling` feature, the `polling` crate (kqueue, event ports), which cannot see the
+//! peer's shutdown, so there a short read proves nothing and costs a failing read.
 //!
 //! **Child exits and signals** arrive the same way, as readiness on an fd. A child's pidfd
 //! becomes readable when it exits, and the task waiting for it then reaps it (where pidfds
