@@ -127,8 +127,9 @@ fn echo() -> Result<String, String> {
     const CLIENTS: usize = 500;
     const MESSAGES: usize = 20;
     looplet::block_on(async {
-        let listener =
-            looplet::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+        let listener = looplet::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let connected = Rc::new(RefCell::new(0usize));
         let counter = connected.clone();
@@ -186,7 +187,10 @@ fn subprocesses() -> Result<String, String> {
     )?;
     check(
         report.ticks >= 2,
-        format!("the loop ticked {} times while the children ran", report.ticks),
+        format!(
+            "the loop ticked {} times while the children ran",
+            report.ticks
+        ),
     )?;
     Ok(format!(
         "3 children (exit codes 0, 3, 0) while the loop ticked {} times",
@@ -205,7 +209,10 @@ fn thread_pool() -> Result<String, String> {
         report.primes == 148_933,
         format!("counted {} primes below 2,000,000", report.primes),
     )?;
-    check(report.ticks > 0, "the loop did not tick while the pool counted")?;
+    check(
+        report.ticks > 0,
+        "the loop did not tick while the pool counted",
+    )?;
     check(
         report.thread.starts_with("blocking-"),
         format!("counted on thread {:?}, not the pool", report.thread),

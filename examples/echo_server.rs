@@ -92,11 +92,14 @@ fn main() -> io::Result<()> {
             }
         }
     }
-    let listener = TcpListener::bind((addr.as_str(), port))?;
-    println!("listening on {}", listener.local_addr()?);
-    looplet::block_on(serve(listener, |peer| {
-        if !quiet {
-            println!("{peer}");
-        }
-    }))
+    looplet::block_on(async {
+        let listener = TcpListener::bind((addr.as_str(), port)).await?;
+        println!("listening on {}", listener.local_addr()?);
+        serve(listener, |peer| {
+            if !quiet {
+                println!("{peer}");
+            }
+        })
+        .await
+    })
 }

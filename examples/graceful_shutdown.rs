@@ -162,7 +162,7 @@ pub async fn self_test(
 ) -> io::Result<SelfTest> {
     let start = Instant::now();
     let print = Rc::new(print);
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let shutdown = shutdown_signal({
         let print = print.clone();
@@ -255,7 +255,7 @@ fn main() -> io::Result<()> {
         let shutdown = shutdown_signal(|signal| {
             println!("signal {signal}: no new connections; letting the open ones finish")
         })?;
-        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
         println!("listening on {}; Ctrl-C to stop", listener.local_addr()?);
         let served = serve_until(listener, shutdown).await;
         println!(

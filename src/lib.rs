@@ -30,10 +30,10 @@
 //!   `broadcast` and `watch`, all local: fair, cancel-safe, and free of atomics.
 //! - [`net`] has TCP, UDP and Unix sockets whose every blocking call lets other tasks run:
 //!   gevent's patched `socket`. [`Async`] does the same for any file descriptor. Streams
-//!   implement the `futures-io` traits `AsyncRead` and `AsyncWrite`; the methods that use them
-//!   (`read`, `write_all`, `read_to_end`, ...) are the extension traits `AsyncReadExt` and
-//!   `AsyncWriteExt` of the `futures-util` crate, behind its `io` feature
-//!   (`futures-util = { version = "0.3", features = ["io"] }`), or of `futures`.
+//!   implement the `futures-io` traits `AsyncRead` and `AsyncWrite`; `use
+//!   looplet::io::prelude::*` brings in the methods that use them (`read`, `write_all`,
+//!   `lines`, ...: futures-util's extension traits), and [`io`] re-exports `BufReader`,
+//!   `copy` and the rest.
 //! - [`process`] runs child processes whose exit, stdin, stdout and stderr are awaited on the
 //!   loop (asyncio's `create_subprocess_exec`), and [`signal`] delivers Unix signals to it:
 //!   [`signal::ctrl_c`] and a stream of chosen signals (`loop.add_signal_handler`).
@@ -45,11 +45,11 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use futures_util::{AsyncReadExt, AsyncWriteExt};
+//! use looplet::io::prelude::*;
 //! use looplet::net::{TcpListener, TcpStream};
 //!
 //! looplet::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
 //!     let addr = listener.local_addr()?;
 //!     looplet::spawn(async move {
 //!         while let Ok((mut conn, _)) = listener.accept().await {

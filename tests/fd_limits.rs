@@ -30,7 +30,7 @@ fn descriptors_return_to_baseline_after_a_thousand_connections() -> io::Result<(
     looplet::block_on(async { looplet::sleep(Duration::from_millis(1)).await });
     let baseline = open_fds();
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = looplet::spawn(async move {
             for _ in 0..1000 {
@@ -73,10 +73,12 @@ fn descriptors_return_to_baseline_after_a_thousand_connections() -> io::Result<(
 
 /// The child side of the next test: serve until stdin closes, under the parent's `ulimit`.
 fn run_limited_server() -> io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    println!("{}", listener.local_addr()?);
-    io::stdout().flush()?;
-    looplet::block_on(echo_server::serve(listener, |_| {}))
+    looplet::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        println!("{}", listener.local_addr()?);
+        io::stdout().flush()?;
+        echo_server::serve(listener, |_| {}).await
+    })
 }
 
 /// The seeds' server under `ulimit -n 64` with 200 clients at once: `accept` hits `EMFILE`

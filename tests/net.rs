@@ -24,16 +24,16 @@ use looplet::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use looplet::{Async, Executor};
 
 /// Starts the seeds' echo server on a free port; returns its address.
-fn start_echo_server() -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+async fn start_echo_server() -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     looplet::spawn(async move { echo_server::serve(listener, |_| {}).await.ok() }).detach();
     Ok(addr)
 }
 
 /// A plain echo of everything received, until the client closes.
-fn start_plain_echo() -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+async fn start_plain_echo() -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     looplet::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
@@ -55,7 +55,7 @@ fn reset_on_close(stream: &TcpStream) -> io::Result<()> {
 #[test]
 fn five_hundred_concurrent_clients_every_byte_checked() -> io::Result<()> {
     looplet::block_on(async {
-        let addr = start_echo_server()?;
+        let addr = start_echo_server().await?;
         let report = echo_client::run(addr, 500, 20, Duration::from_secs(120)).await?;
         assert_eq!(report.messages, 10_000);
         let per_client: usize = (0..500)
@@ -70,7 +70,7 @@ fn five_hundred_concurrent_clients_every_byte_checked() -> io::Result<()> {
 #[test]
 fn messages_from_one_byte_to_one_mebibyte() -> io::Result<()> {
     looplet::block_on(async {
-        let addr = start_plain_echo()?;
+        let addr = start_plain_echo().await?;
         let stream = Rc::new(TcpStream::connect(addr).await?);
         let mut sizes: Vec<usize> = (0..=20).map(|p| 1usize << p).collect();
         sizes.extend([3, 1000, 65_537, 1_048_575]);
@@ -93,7 +93,7 @@ fn messages_from_one_byte_to_one_mebibyte() -> io::Result<()> {
 #[test]
 fn half_close_lets_the_other_side_read_to_the_end_and_answer() -> io::Result<()> {
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let mut client = TcpStream::connect(listener.local_addr()?).await?;
         let (mut server, _) = listener.accept().await?;
         client.write_all(b"question").await?;
@@ -120,7 +120,7 @@ fn half_close_lets_the_other_side_read_to_the_end_and_answer() -> io::Result<()>
 #[test]
 fn data_and_fin_that_arrive_together_are_both_seen() -> io::Result<()> {
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let mut client = TcpStream::connect(listener.local_addr()?).await?;
         let (mut server, _) = listener.accept().await?;
         for round in 0..3 {
@@ -156,7 +156,7 @@ fn data_and_fin_that_arrive_together_are_both_seen() -> io::Result<()> {
 #[test]
 fn reset_by_peer_mid_read_is_an_error_and_the_loop_goes_on() -> io::Result<()> {
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let mut client = TcpStream::connect(listener.local_addr()?).await?;
         let (server, _) = listener.accept().await?;
         let reader = looplet::spawn(async move {
@@ -180,7 +180,7 @@ fn reset_by_peer_mid_read_is_an_error_and_the_loop_goes_on() -> io::Result<()> {
 #[test]
 fn writing_after_the_peer_closed_is_an_error_not_a_signal() -> io::Result<()> {
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let mut client = TcpStream::connect(listener.local_addr()?).await?;
         let (server, _) = listener.accept().await?;
         drop(server);
@@ -214,7 +214,7 @@ fn writing_after_the_peer_closed_is_an_error_not_a_signal() -> io::Result<()> {
 fn connection_refused() {
     looplet::block_on(async {
         let addr = {
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             listener.local_addr().unwrap()
         };
         let err = TcpStream::connect(addr).await.unwrap_err();
@@ -230,17 +230,19 @@ fn connection_refused() {
 
 #[test]
 fn binding_a_used_address_is_an_error() -> io::Result<()> {
-    let first = TcpListener::bind("127.0.0.1:0")?;
-    let err = TcpListener::bind(first.local_addr()?).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::AddrInUse);
-    Ok(())
+    looplet::block_on(async {
+        let first = TcpListener::bind("127.0.0.1:0").await?;
+        let err = TcpListener::bind(first.local_addr()?).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::AddrInUse);
+        Ok(())
+    })
 }
 
 #[test]
 fn udp_round_trip() -> io::Result<()> {
     looplet::block_on(async {
-        let server = UdpSocket::bind("127.0.0.1:0")?;
-        let client = UdpSocket::bind("127.0.0.1:0")?;
+        let server = UdpSocket::bind("127.0.0.1:0").await?;
+        let client = UdpSocket::bind("127.0.0.1:0").await?;
         let server_addr = server.local_addr()?;
         let echo = looplet::spawn(async move {
             let mut buf = [0u8; 64];
@@ -251,7 +253,7 @@ fn udp_round_trip() -> io::Result<()> {
             }
             io::Result::Ok(())
         });
-        client.connect(server_addr)?;
+        client.connect(server_addr).await?;
         for word in ["one", "two", "three"] {
             client.send(word.as_bytes()).await?;
             let mut buf = [0u8; 64];
@@ -388,7 +390,7 @@ fn a_read_with_a_timeout_that_fires_and_one_that_does_not() -> io::Result<()> {
 #[test]
 fn dropping_a_stream_while_a_task_waits_on_it() -> io::Result<()> {
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let mut peer = TcpStream::connect(addr).await?;
         let (conn, _) = listener.accept().await?;
@@ -417,7 +419,8 @@ fn dropping_a_stream_while_a_task_waits_on_it() -> io::Result<()> {
 /// A socket made on one loop and used on another moves there and works.
 #[test]
 fn a_socket_moves_to_the_loop_that_uses_it() -> io::Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0")?; // outside any loop
+    // Binding a literal address needs no loop: the future is ready at once.
+    let listener = looplet::block_on(TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     let first = Executor::new();
     let mut client = first.block_on(TcpStream::connect(addr))?;
@@ -495,7 +498,7 @@ fn io_with_no_loop_running_is_an_error_not_a_hang() -> io::Result<()> {
 #[test]
 fn a_reader_and_a_writer_share_one_stream() -> io::Result<()> {
     looplet::block_on(async {
-        let addr = start_plain_echo()?;
+        let addr = start_plain_echo().await?;
         let stream = Rc::new(TcpStream::connect(addr).await?);
         let writer = {
             let stream = stream.clone();
@@ -636,7 +639,7 @@ fn no_write_path_raises_sigpipe() -> io::Result<()> {
     count_sigpipes();
     let before = SIGPIPES.load(Ordering::SeqCst);
     looplet::block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         for vectored in [false, true] {
             let tcp = TcpStream::connect(addr).await?;

@@ -152,7 +152,7 @@ impl Runtime for Looplet {
     }
 
     async fn bind(addr: SocketAddr) -> io::Result<Self::Listener> {
-        looplet::net::TcpListener::bind(addr)
+        looplet::net::TcpListener::bind(addr).await
     }
 
     fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {

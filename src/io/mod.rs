@@ -1,4 +1,29 @@
-//! `Async<T>`: any file descriptor, made non-blocking and driven by the loop's reactor.
+//! IO on the loop: [`Async<T>`] for any file descriptor, the process's stdio, and the
+//! futures-io traits and helpers every stream here uses.
+//!
+//! looplet's streams implement [futures-io](futures_io)'s `AsyncRead`, `AsyncWrite`,
+//! `AsyncBufRead` and `AsyncSeek` (the traits smol and the futures ecosystem use; tokio has its
+//! own). Their methods (`read`, `write_all`, `read_line`, `lines`, `seek`, ...) live in the
+//! extension traits of futures-util; `use looplet::io::prelude::*;` brings them all in, with no
+//! dependency of your own. The buffering and copying helpers are futures-util's too,
+//! re-exported here: [`BufReader`], [`BufWriter`], [`copy`], ...
+//!
+//! ```
+//! use looplet::io::prelude::*;
+//! use looplet::io::BufReader;
+//!
+//! looplet::block_on(async {
+//!     let (a, mut b) = looplet::net::UnixStream::pair()?;
+//!     b.write_all(b"first line\nsecond line\n").await?;
+//!     drop(b);
+//!     let mut lines = BufReader::new(a).lines();
+//!     assert_eq!(lines.next().await.transpose()?.as_deref(), Some("first line"));
+//!     assert_eq!(lines.next().await.transpose()?.as_deref(), Some("second line"));
+//!     assert!(lines.next().await.is_none());
+//!     std::io::Result::Ok(())
+//! })?;
+//! # std::io::Result::Ok(())
+//! ```
 
 use std::fmt;
 use std::future::Future;
@@ -20,6 +45,40 @@ use crate::slab::Key;
 mod stdio;
 
 pub use stdio::{Stderr, Stdin, Stdout, stderr, stdin, stdout};
+
+pub use futures_util::io::{
+    AllowStdIo, BufReader, BufWriter, Chain, Cursor, Empty, LineWriter, Lines, ReadToString,
+    Repeat, Sink, Take, copy, copy_buf, empty, repeat, sink,
+};
+
+/// The IO traits and their extension traits, for `use looplet::io::prelude::*;`.
+///
+/// The futures-io traits (`AsyncRead`, `AsyncWrite`, `AsyncBufRead`, `AsyncSeek`) and
+/// futures-util's extensions that give them their methods: `read`, `read_exact`,
+/// `read_to_end` (`AsyncReadExt`), `write_all`, `flush`, `close` (`AsyncWriteExt`),
+/// `read_line`, `lines` (`AsyncBufReadExt`), `seek` (`AsyncSeekExt`). Also `StreamExt`, for
+/// `next()` on streams such as `lines` and `incoming`.
+///
+/// # Examples
+///
+/// ```
+/// use looplet::io::prelude::*;
+///
+/// looplet::block_on(async {
+///     let (mut a, mut b) = looplet::net::UnixStream::pair()?;
+///     a.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     std::io::Result::Ok(())
+/// })?;
+/// # std::io::Result::Ok(())
+/// ```
+pub mod prelude {
+    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+    pub use futures_util::StreamExt;
+    pub use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+}
 
 /// An IO object (a socket, a pipe: anything with a file descriptor) driven by the loop.
 ///

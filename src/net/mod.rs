@@ -6,14 +6,16 @@
 //! AsyncWriteExt}` for `read`, `write_all` and friends), and so do shared references to them,
 //! so one task can read a socket while another writes it.
 //!
-//! Binding is a plain call (it never blocks, as in std and async-io); connecting and
-//! accepting are `async`. Every operation returns an [`io::Result`], and a failed one leaves
-//! the loop running:
+//! Binding, connecting and accepting are `async`, as in tokio and smol: an address that is
+//! written out (`"127.0.0.1:8080"`, a [`SocketAddr`], an `(IpAddr, u16)`) resolves at once,
+//! and a name (`"localhost:8080"`) is resolved with the system resolver on the blocking pool,
+//! never on the loop (see [`ToSocketAddrs`]). Every operation returns an [`io::Result`], and a
+//! failed one leaves the loop running:
 //!
 //! - a refused connect gives `ConnectionRefused`;
 //! - a peer that resets the connection gives `ConnectionReset` (or `BrokenPipe` on a write);
-//! - a write after the peer closed gives `BrokenPipe`: writes use `MSG_NOSIGNAL`, so there is
-//!   no `SIGPIPE` to kill the process;
+//! - a write after the peer closed gives `BrokenPipe`: writes use `MSG_NOSIGNAL`
+//!   (`SO_NOSIGPIPE` on macOS), so there is no `SIGPIPE` to kill the process;
 //! - after the peer shuts down its write side, reads return `Ok(0)` (end of stream) while
 //!   writes still work;
 //! - `accept` at the descriptor limit gives the `EMFILE` error (`raw_os_error() == Some(24)`):
@@ -23,20 +25,29 @@
 //! Listeners are created with the deepest accept backlog the system allows (the kernel caps
 //! the request at `net.core.somaxconn`), so a burst of hundreds of connects is queued instead
 //! of being dropped and retried by the clients a second later. std's fixed 128 is not enough.
+//! [`TcpSocket`] sets options before `bind` or `connect` (`SO_REUSEPORT`, buffer sizes, a
+//! backlog of your choosing).
 //!
-//! Name resolution in `bind`/`connect` (`"localhost:80"`) goes through
-//! [`ToSocketAddrs`] and blocks the loop while it runs; pass a [`SocketAddr`] to avoid it.
+//! A stream splits into a reading and a writing half, borrowed ([`TcpStream::split_ref`]) or
+//! owned ([`TcpStream::into_split`], to hand each half to its own task); dropping an owned
+//! write half shuts down the write side, as in tokio. Sharing through `&TcpStream` works too:
+//! both `&TcpStream` and `TcpStream` implement the IO traits.
 //!
 //! Like every looplet IO object, a socket is registered with the loop that first waits on it,
 //! and moves to another loop if it is used there (see [`Async`]).
 
+mod addr;
+mod options;
 pub(crate) mod socket;
+mod split;
 mod tcp;
+mod tcp_socket;
 mod udp;
 mod unix;
+mod unix_datagram;
 
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::AsFd;
 
 use rustix::net::AddressFamily;
@@ -44,9 +55,13 @@ use rustix::net::AddressFamily;
 use crate::io::Async;
 use crate::reactor::WRITE;
 
+pub use addr::{Resolve, ToSocketAddrs, lookup_host};
+pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, SplitStream, WriteHalf};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp_socket::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix::{UnixIncoming, UnixListener, UnixStream};
+pub use unix_datagram::UnixDatagram;
 
 /// The accept backlog asked for; Linux caps it at `net.core.somaxconn` (4096 by default).
 const BACKLOG: i32 = i32::MAX;
@@ -58,26 +73,20 @@ fn family(addr: &SocketAddr) -> AddressFamily {
     }
 }
 
-/// Tries `f` on every address `addrs` resolves to; the first success, or the last error.
-fn each_addr<T>(
+/// Tries `f` on every address `addrs` names (resolved off the loop); the first success, or
+/// the last error.
+async fn each_addr<T>(
     addrs: impl ToSocketAddrs,
     mut f: impl FnMut(SocketAddr) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut last = None;
-    for addr in addrs.to_socket_addrs()? {
+    for addr in addr::resolve(addrs).await? {
         match f(addr) {
             Ok(done) => return Ok(done),
             Err(err) => last = Some(err),
         }
     }
-    Err(last.unwrap_or_else(no_address))
-}
-
-fn no_address() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        "could not resolve to any address",
-    )
+    Err(last.expect("resolve gives at least one address"))
 }
 
 /// Waits for a non-blocking connect on `socket` to finish; its outcome is in `SO_ERROR`.

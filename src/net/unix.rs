@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::Shutdown;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
@@ -14,6 +14,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketType};
 
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, SplitStream, WriteHalf};
 use super::{BACKLOG, finish_connect, forward_io_to_ref, socket, stream_io};
 use crate::io::Async;
 use crate::reactor::{Kind, READ};
@@ -165,6 +166,53 @@ impl UnixListener {
     /// ```
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.get_ref().local_addr()
+    }
+
+    /// Wraps a std listener (switching it to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let dir = std::env::temp_dir().join(format!("looplet-doc-ufs-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("s");
+    /// # let _ = std::fs::remove_file(&path);
+    /// let std_listener = std::os::unix::net::UnixListener::bind(&path)?;
+    /// let listener = looplet::net::UnixListener::from_std(std_listener)?;
+    /// let back: std::os::unix::net::UnixListener = listener.into_std()?;
+    /// # drop(back);
+    /// std::fs::remove_dir_all(&dir)?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        rustix::io::ioctl_fionbio(&listener, true)?;
+        Ok(UnixListener {
+            inner: Async::new_nonblocking(listener, Kind::Socket),
+        })
+    }
+
+    /// Unwraps the std listener, out of the loop; it stays non-blocking (tokio's rule).
+    ///
+    /// # Errors
+    ///
+    /// None today on Linux; the `Result` leaves room for a backend where leaving the poller
+    /// can fail.
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixListener::from_std`].
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        self.inner.into_inner()
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
@@ -371,6 +419,91 @@ impl UnixStream {
     /// ```
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         self.inner.get_ref().shutdown(how)
+    }
+
+    /// Wraps a connected std stream (switching it to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// If it cannot be made non-blocking.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let stream = looplet::net::UnixStream::from_std(a)?;
+    /// let back: std::os::unix::net::UnixStream = stream.into_std()?;
+    /// # drop(back);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        rustix::io::ioctl_fionbio(&stream, true)?;
+        Ok(UnixStream {
+            inner: Async::new_nonblocking(stream, Kind::UnixStream),
+        })
+    }
+
+    /// Unwraps the std stream, out of the loop; it stays non-blocking (tokio's rule).
+    ///
+    /// # Errors
+    ///
+    /// None today on Linux; the `Result` leaves room for a backend where leaving the poller
+    /// can fail.
+    ///
+    /// # Examples
+    ///
+    /// See [`UnixStream::from_std`].
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        self.inner.into_inner()
+    }
+
+    /// Borrows the stream as a reading and a writing half; see
+    /// [`TcpStream::split_ref`](super::TcpStream::split_ref).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures_util::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// looplet::block_on(async {
+    ///     let (a, mut b) = looplet::net::UnixStream::pair()?;
+    ///     let (mut reader, mut writer) = a.split_ref();
+    ///     writer.write_all(b"to b").await?;
+    ///     b.write_all(b"to a").await?;
+    ///     let mut buf = [0; 4];
+    ///     reader.read_exact(&mut buf).await?;
+    ///     assert_eq!(&buf, b"to a");
+    ///     std::io::Result::Ok(())
+    /// })?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn split_ref(&self) -> (ReadHalf<'_, UnixStream>, WriteHalf<'_, UnixStream>) {
+        split::split(self)
+    }
+
+    /// Splits the stream into owned halves, for two tasks; see
+    /// [`TcpStream::into_split`](super::TcpStream::into_split). Dropping the write half shuts
+    /// down the write side.
+    ///
+    /// # Examples
+    ///
+    /// See [`OwnedReadHalf`].
+    pub fn into_split(self) -> (OwnedReadHalf<UnixStream>, OwnedWriteHalf<UnixStream>) {
+        split::into_split(self)
+    }
+}
+
+impl split::sealed::Sealed for UnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(Shutdown::Write)
+    }
+}
+
+impl SplitStream for UnixStream {}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 
