@@ -122,6 +122,24 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The key that the next [`Slab::insert`] will return, if nothing is removed meanwhile:
+    /// for a value that must know its own key before it can be stored.
+    pub(crate) fn vacant_key(&self) -> Key {
+        if self.free == NIL {
+            return Key {
+                index: self.slots.len() as u32,
+                generation: 0,
+            };
+        }
+        match self.slots[self.free as usize] {
+            Slot::Vacant { generation, .. } => Key {
+                index: self.free,
+                generation,
+            },
+            Slot::Occupied { .. } => unreachable!("free list points at an occupied slot"),
+        }
+    }
+
     /// Removes the entry `key` refers to; `None` if it is already gone (a stale key).
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         match self.slots.get(key.index as usize) {
@@ -287,6 +305,22 @@ mod tests {
         seen.sort();
         assert_eq!(seen.len(), 100);
         assert_eq!(slab.len(), 100);
+    }
+
+    #[test]
+    fn vacant_key_is_the_key_insert_returns() {
+        let mut slab = Slab::new();
+        let first = slab.vacant_key();
+        assert_eq!(slab.insert('a'), first);
+        let b = slab.insert('b');
+        slab.remove(first);
+        let reused = slab.vacant_key();
+        assert_eq!(reused.index(), first.index());
+        assert_ne!(reused, first, "a reused slot gets a new generation");
+        assert_eq!(slab.get(reused), None);
+        assert_eq!(slab.insert('c'), reused);
+        assert_eq!(slab.vacant_key().index(), 2);
+        assert_eq!(slab.get(b), Some(&'b'));
     }
 
     #[test]

@@ -1,0 +1,827 @@
+//! [`TaskGroup`]: a set of tasks whose outputs come out in the order they finish (asyncio's
+//! `TaskGroup`, tokio's `JoinSet`).
+//!
+//! # How it works
+//!
+//! Each member is an ordinary task on the loop, spawned with its future wrapped in a small
+//! `Member` future. When the user's future finishes (or panics), the wrapper pushes the
+//! output (or the panic's payload) onto the group's ready queue, removes its own slot from
+//! the group's [`Slab`] of task handles, and wakes whoever waits in [`TaskGroup::next`] if
+//! anyone does. So `next` never polls the members: it pops the front of the queue, and a
+//! group of a million members costs per completion what one costs. The group keeps the
+//! members' [`Task`] handles only to cancel them: dropping a handle cancels its task.
+//!
+//! The members hold the group by a `Weak` reference: nothing a member holds keeps the group
+//! alive, there is no reference cycle, and a member that finishes after its group is gone
+//! just drops its output. Slots carry generations, so a member cancelled by
+//! [`TaskGroup::cancel_all`] that is dropped later (on the loop's next pass) cannot remove
+//! a newer member that reused its slot.
+//!
+//! Per member, that is a plain [`spawn`](crate::spawn), plus one slab insert and remove and
+//! one push and pop of a `VecDeque`: no extra allocation once the slab and the queue have
+//! grown, and no extra atomic operation beyond async-task's own.
+//!
+//! Nothing here wakes a waker or drops a user's value while the group's `RefCell` is
+//! borrowed, so a waker or a destructor that comes back to the group finds it consistent.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::resume_unwind;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use futures_core::future::FusedFuture;
+use futures_core::stream::{FusedStream, Stream};
+use pin_project_lite::pin_project;
+
+use crate::executor::Handle;
+use crate::slab::{Key, Slab};
+use crate::task::{SpawnError, SpawnErrorKind, Task};
+use crate::unwind::{Payload, catch, drop_guarded, drop_payload, run_guarded};
+
+/// A set of tasks on the loop whose outputs come out in the order the tasks finish: asyncio's
+/// `TaskGroup`, tokio's `JoinSet`.
+///
+/// - [`spawn`](TaskGroup::spawn) starts a member on the loop running on this thread, like
+///   [`looplet::spawn`](crate::spawn); [`spawn_on`](TaskGroup::spawn_on) on a given loop.
+///   It returns nothing: the group owns the member. (To cancel one task alone, spawn it with
+///   `looplet::spawn` and keep its [`Task`].) A member starts running at once, whether or
+///   not anyone awaits the group.
+/// - [`next().await`](TaskGroup::next) gives the next output in completion order, and `None`
+///   once the group is empty (tokio's `join_next`). The group is also a [`Stream`] of the
+///   outputs, and a [`FusedStream`].
+/// - [`try_next`](TaskGroup::try_next) takes an output only if one is ready right now.
+/// - [`cancel_all`](TaskGroup::cancel_all) cancels every member and drops every output not
+///   taken yet; [`detach_all`](TaskGroup::detach_all) lets the members run on without the
+///   group. Either way the group is empty afterwards.
+/// - **Dropping the group cancels every member**, as dropping a [`Task`] cancels its task:
+///   each member's future is dropped the next time the loop gets to it, without being polled
+///   again.
+/// - A [`Spawner`] (from [`spawner`](TaskGroup::spawner)) adds members from anywhere, a
+///   member included, without borrowing the group.
+///
+/// **Panics.** A member's panic is caught at the member, and resumed, with its original
+/// payload, in whoever takes it from the group with `next`, `try_next` or the stream, in
+/// completion order like an output. The other members keep running, and the group stays
+/// usable: catch the panic and go on taking outputs.
+///
+/// **Cancelled members yield nothing.** A member cancelled by `cancel_all`, by the group's
+/// drop, or because its loop was dropped, is just removed: it never shows up in `next`
+/// (tokio's `JoinSet` would hand back a cancellation error).
+///
+/// **Cancel safety.** Dropping a `next()` future that has not completed loses nothing: an
+/// output leaves the group only when it is returned.
+///
+/// A `TaskGroup` is `!Send`, like the loop its members run on:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<looplet::TaskGroup<u8>>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let order = looplet::block_on(async {
+///     let mut group = looplet::TaskGroup::new();
+///     for ms in [30, 10, 20] {
+///         group.spawn(async move {
+///             looplet::sleep(Duration::from_millis(ms)).await;
+///             ms
+///         });
+///     }
+///     let mut order = Vec::new();
+///     while let Some(ms) = group.next().await {
+///         order.push(ms);
+///     }
+///     order
+/// });
+/// assert_eq!(order, [10, 20, 30]); // in the order they finished
+/// ```
+pub struct TaskGroup<T> {
+    inner: Rc<Inner<T>>,
+}
+
+/// What the group shares with its members (which hold it by a `Weak`) and spawners.
+struct Inner<T> {
+    state: RefCell<State<T>>,
+}
+
+/// # Invariant
+///
+/// `members` holds the task of every member that has neither finished nor been cancelled,
+/// under the key its `Member` future carries. `ready` holds the results of finished members,
+/// in the order they finished. `waiting` is true only while `waker` belongs to a poll of the
+/// group that returned `Pending` and has not been woken since.
+struct State<T> {
+    members: Slab<Task<()>>,
+    ready: VecDeque<Result<T, Payload>>,
+    /// The waker of the last poll that found nothing ready, kept between waits so that
+    /// waiting again clones nothing.
+    waker: Option<Waker>,
+    waiting: bool,
+    /// Set when the group yielded `None`, cleared by the next spawn: [`FusedStream`].
+    terminated: bool,
+}
+
+impl<T> TaskGroup<T> {
+    /// Creates an empty group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = looplet::TaskGroup::<u32>::new();
+    /// assert!(group.is_empty());
+    /// ```
+    pub fn new() -> TaskGroup<T> {
+        TaskGroup {
+            inner: Rc::new(Inner {
+                state: RefCell::new(State {
+                    members: Slab::new(),
+                    ready: VecDeque::new(),
+                    waker: None,
+                    waiting: false,
+                    terminated: false,
+                }),
+            }),
+        }
+    }
+
+    /// How many members the group holds: those still running and those finished whose output
+    /// has not been taken yet (tokio's `JoinSet::len`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     group.spawn(async { 1 });
+    ///     group.spawn(std::future::pending());
+    ///     assert_eq!(group.len(), 2);
+    ///     looplet::yield_now().await; // the first one finishes, its output waits
+    ///     assert_eq!(group.len(), 2);
+    ///     assert_eq!(group.next().await, Some(1));
+    ///     assert_eq!(group.len(), 1);
+    /// });
+    /// ```
+    pub fn len(&self) -> usize {
+        let state = self.inner.state.borrow();
+        state.members.len() + state.ready.len()
+    }
+
+    /// Whether the group holds no member: [`next`](TaskGroup::next) would return `None`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     assert!(group.is_empty());
+    ///     group.spawn(async {});
+    ///     assert!(!group.is_empty());
+    ///     group.next().await;
+    ///     assert!(group.is_empty());
+    /// });
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Waits for the next member to finish and returns its output; `None` if the group is
+    /// empty.
+    ///
+    /// Outputs come in the order the members finished. A member that panicked resumes its
+    /// panic here, with the original payload, when its turn comes; the group stays usable.
+    /// Dropping the future before it completes loses no output.
+    ///
+    /// # Panics
+    ///
+    /// With the payload of a member that panicked, as described above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     assert_eq!(group.next().await, None); // empty
+    ///     group.spawn(async { "done" });
+    ///     assert_eq!(group.next().await, Some("done"));
+    ///     assert_eq!(group.next().await, None);
+    /// });
+    /// ```
+    // Not `Iterator::next`: an async one, as `StreamExt::next` is (the group is a `Stream`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> Next<'_, T> {
+        Next {
+            group: self,
+            done: false,
+        }
+    }
+
+    /// Takes the output of a member that has already finished, if there is one; never waits.
+    ///
+    /// Returns `None` both when no member has finished yet and when the group is empty
+    /// ([`is_empty`](TaskGroup::is_empty) tells the two apart), as tokio's `try_join_next`.
+    ///
+    /// # Panics
+    ///
+    /// With the payload of a member that panicked, if its output is the one taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     group.spawn(async { 5 });
+    ///     assert_eq!(group.try_next(), None); // not run yet
+    ///     looplet::yield_now().await;
+    ///     assert_eq!(group.try_next(), Some(5));
+    /// });
+    /// ```
+    pub fn try_next(&mut self) -> Option<T> {
+        match self.poll_take(None) {
+            Poll::Ready(output) => output,
+            Poll::Pending => None,
+        }
+    }
+
+    /// Takes the front of the ready queue; `None` once the group is empty; else waits, if
+    /// given a waker (`try_next` gives none).
+    fn poll_take(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
+        let result = {
+            let mut state = self.inner.state.borrow_mut();
+            match state.ready.pop_front() {
+                Some(result) => result,
+                None if state.members.is_empty() => {
+                    state.terminated = true;
+                    return Poll::Ready(None);
+                }
+                None => {
+                    if let Some(waker) = waker {
+                        match &state.waker {
+                            Some(old) if old.will_wake(waker) => {}
+                            _ => state.waker = Some(waker.clone()),
+                        }
+                        state.waiting = true;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        };
+        match result {
+            Ok(output) => Poll::Ready(Some(output)),
+            Err(payload) => resume_unwind(payload),
+        }
+    }
+
+    /// Cancels every member and drops every output not taken yet; the group is empty
+    /// afterwards, and [`next`](TaskGroup::next) returns `None` until something is spawned.
+    ///
+    /// Each cancelled member's future is dropped the next time the loop gets to it, without
+    /// being polled again (as when a [`Task`] is dropped); it yields nothing. Unlike tokio's
+    /// `abort_all`, the members leave the group at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     group.spawn(std::future::pending::<u32>());
+    ///     group.spawn(async { 1 });
+    ///     group.cancel_all();
+    ///     assert!(group.is_empty());
+    ///     assert_eq!(group.next().await, None);
+    /// });
+    /// ```
+    pub fn cancel_all(&self) {
+        self.inner.clear(drop);
+    }
+
+    /// Lets every member run on in the background without the group, and drops every output
+    /// not taken yet; the group is empty afterwards (tokio's `detach_all`).
+    ///
+    /// A detached member is no longer cancelled by the group's drop; its output is dropped
+    /// when it finishes, and a panic of it is reported like a detached task's.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// looplet::block_on(async {
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let group = looplet::TaskGroup::new();
+    ///     let flag = ran.clone();
+    ///     group.spawn(async move { flag.set(true) });
+    ///     group.detach_all();
+    ///     drop(group); // cancels nothing: the member left the group
+    ///     looplet::yield_now().await;
+    ///     assert!(ran.get());
+    /// });
+    /// ```
+    pub fn detach_all(&self) {
+        self.inner.clear(Task::detach);
+    }
+
+    /// A handle that adds members to this group without borrowing it: for members that spawn
+    /// more members, or for code that holds no reference to the group.
+    ///
+    /// It does not keep the group alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     let spawner = group.spawner();
+    ///     group.spawn(async move {
+    ///         spawner.spawn(async { "child" }); // from inside a member
+    ///         "parent"
+    ///     });
+    ///     let mut all = Vec::new();
+    ///     while let Some(name) = group.next().await {
+    ///         all.push(name);
+    ///     }
+    ///     assert_eq!(all, ["parent", "child"]);
+    /// });
+    /// ```
+    pub fn spawner(&self) -> Spawner<T> {
+        Spawner {
+            group: Rc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl<T: 'static> TaskGroup<T> {
+    /// Spawns a member onto the loop running on this thread; its output joins the group.
+    ///
+    /// The member starts running at once, whether or not the group is awaited, and is
+    /// cancelled if the group is dropped first.
+    ///
+    /// # Panics
+    ///
+    /// If no looplet loop is running on this thread ([`TaskGroup::try_spawn`] hands the
+    /// future back instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     for n in 1..=3 {
+    ///         group.spawn(async move { n * 10 });
+    ///     }
+    ///     let mut sum = 0;
+    ///     while let Some(n) = group.next().await {
+    ///         sum += n;
+    ///     }
+    ///     assert_eq!(sum, 60);
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = T> + 'static,
+    {
+        if let Err(err) = self.try_spawn(future) {
+            panic!("looplet::TaskGroup::spawn: {err}");
+        }
+    }
+
+    /// Spawns a member onto the loop running on this thread, or hands the future back.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnErrorKind::NoLoop`] if no looplet loop is running on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let group = looplet::TaskGroup::new();
+    /// let err = group.try_spawn(async { 1 }).unwrap_err(); // no loop runs here
+    /// assert_eq!(looplet::block_on(err.into_inner()), 1);
+    /// ```
+    pub fn try_spawn<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    where
+        F: Future<Output = T> + 'static,
+    {
+        self.inner.join(future, crate::executor::try_spawn)
+    }
+
+    /// Spawns a member onto the loop `handle` refers to; its output joins the group.
+    ///
+    /// The loop need not be running yet: the member runs when it does.
+    ///
+    /// # Panics
+    ///
+    /// If that loop has been dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = looplet::Executor::new();
+    /// let mut group = looplet::TaskGroup::new();
+    /// group.spawn_on(&ex.handle(), async { 7 });
+    /// assert_eq!(ex.block_on(group.next()), Some(7));
+    /// ```
+    #[track_caller]
+    pub fn spawn_on<F>(&self, handle: &Handle, future: F)
+    where
+        F: Future<Output = T> + 'static,
+    {
+        if let Err(err) = self.inner.join(future, |m| handle.try_spawn(m)) {
+            panic!("looplet::TaskGroup::spawn_on: {err}");
+        }
+    }
+}
+
+impl<T: 'static> Inner<T> {
+    /// Spawns `future` as a member, with `spawn`, and stores its task.
+    fn join<F>(
+        self: &Rc<Self>,
+        future: F,
+        spawn: impl FnOnce(Member<F>) -> Result<Task<()>, SpawnError<Member<F>>>,
+    ) -> Result<(), SpawnError<F>>
+    where
+        F: Future<Output = T> + 'static,
+    {
+        let mut state = self.state.borrow_mut();
+        // The borrow is held across the spawn, which runs no user code (it allocates the task
+        // and queues it), so the key the member is given is the one `insert` returns below.
+        let key = state.members.vacant_key();
+        let member = Member {
+            future: Some(future),
+            group: Rc::downgrade(self),
+            key,
+        };
+        match spawn(member) {
+            Ok(task) => {
+                let stored = state.members.insert(task);
+                debug_assert_eq!(stored, key);
+                state.terminated = false;
+                Ok(())
+            }
+            Err(err) => {
+                drop(state);
+                let kind = err.kind();
+                let mut member = err.into_inner();
+                // Taken out, the member never was one: its drop leaves the group alone.
+                let future = member.future.take().expect("an unspawned member's future");
+                Err(SpawnError::new(kind, future))
+            }
+        }
+    }
+}
+
+impl<T> Inner<T> {
+    /// A member leaves the group: finished, with its result, or dropped unfinished (its loop
+    /// was dropped), without. A member already cancelled or detached by the group (its key is
+    /// stale) changes nothing, and its result is dropped.
+    fn leave(&self, key: Key, result: Option<Result<T, Payload>>) {
+        let (task, lost, waker) = {
+            let mut state = self.state.borrow_mut();
+            let task = state.members.remove(key);
+            let lost = match (&task, result) {
+                (Some(_), Some(result)) => {
+                    state.ready.push_back(result);
+                    None
+                }
+                (_, result) => result,
+            };
+            let wake = task.is_some()
+                && state.waiting
+                && (!state.ready.is_empty() || state.members.is_empty());
+            let waker = if wake {
+                state.waiting = false;
+                state.waker.take()
+            } else {
+                None
+            };
+            (task, lost, waker)
+        };
+        if let Some(waker) = waker {
+            waker.wake_by_ref();
+            let mut state = self.state.borrow_mut();
+            if state.waker.is_none() {
+                state.waker = Some(waker);
+            }
+        }
+        // The member's own task, which is running (or being dropped) right now: detaching it
+        // lets async-task free it as soon as it ends.
+        if let Some(task) = task {
+            task.detach();
+        }
+        if let Some(result) = lost {
+            drop_result(result);
+        }
+    }
+
+    /// Empties the group: every member's task goes to `each` (drop: cancel; detach), every
+    /// ready output is dropped.
+    fn clear(&self, mut each: impl FnMut(Task<()>)) {
+        let ready = {
+            let mut state = self.state.borrow_mut();
+            // Under the borrow: dropping or detaching a task runs no user code (a cancelled
+            // task is queued, and its future dropped later, on the loop). Draining, rather
+            // than replacing the slab, keeps its generations: a cancelled member's key stays
+            // stale when its slot is reused.
+            state.members.drain(&mut each);
+            state.waiting = false;
+            std::mem::take(&mut state.ready)
+        };
+        for result in ready {
+            drop_result(result);
+        }
+    }
+}
+
+/// Drops a result nobody will take, as an unread task output is dropped: a panic in its
+/// destructor is reported and dropped.
+fn drop_result<T>(result: Result<T, Payload>) {
+    match result {
+        Ok(output) => drop_guarded(output),
+        Err(payload) => drop_payload(payload),
+    }
+}
+
+impl<T> Drop for TaskGroup<T> {
+    fn drop(&mut self) {
+        self.cancel_all();
+    }
+}
+
+impl<T> Default for TaskGroup<T> {
+    fn default() -> TaskGroup<T> {
+        TaskGroup::new()
+    }
+}
+
+impl<T> Stream for TaskGroup<T> {
+    type Item = T;
+
+    /// The outputs in completion order, as [`TaskGroup::next`] gives them.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().poll_take(Some(cx.waker()))
+    }
+}
+
+/// Terminated once the group has yielded `None`, until the next member is spawned.
+impl<T> FusedStream for TaskGroup<T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.state.borrow().terminated
+    }
+}
+
+impl<T> fmt::Debug for TaskGroup<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.state.borrow();
+        f.debug_struct("TaskGroup")
+            .field("running", &state.members.len())
+            .field("ready", &state.ready.len())
+            .finish()
+    }
+}
+
+pin_project! {
+    /// A member's future: runs the user's future, catches its panic, and on completion hands
+    /// the result to the group.
+    ///
+    /// The user's future is dropped in place as soon as it completes, inside the poll, so a
+    /// panic in its destructor is the member's panic (as for a task). A member dropped
+    /// before it completed (cancelled) leaves the group without a result.
+    struct Member<F: Future> {
+        #[pin]
+        future: Option<F>,
+        group: Weak<Inner<F::Output>>,
+        key: Key,
+    }
+
+    impl<F: Future> PinnedDrop for Member<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Unfinished: cancelled by the group (then the key is stale and this changes
+            // nothing) or dropped with its loop (then it must leave, or `next` would wait
+            // for it forever).
+            if this.future.is_some()
+                && let Some(group) = this.group.upgrade()
+            {
+                group.leave(*this.key, None);
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Member<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.project();
+        let mut future = this.future;
+        let polled = catch(|| {
+            let poll = future
+                .as_mut()
+                .as_pin_mut()
+                .expect("a member is not polled after it completed")
+                .poll(cx);
+            if poll.is_ready() {
+                future.set(None);
+            }
+            poll
+        });
+        let result = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(output)) => Ok(output),
+            Err(payload) => {
+                // What is left of a future that panicked is dropped here; a second panic, in
+                // its destructor, is reported and dropped: the first one is the member's.
+                if future.is_some() {
+                    run_guarded(|| future.set(None));
+                }
+                Err(payload)
+            }
+        };
+        match this.group.upgrade() {
+            Some(group) => group.leave(*this.key, Some(result)),
+            None => drop_result(result),
+        }
+        Poll::Ready(())
+    }
+}
+
+/// The future returned by [`TaskGroup::next`].
+///
+/// Dropping it before it completes loses nothing: the output it would have returned stays in
+/// the group.
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: &T) {}
+/// let mut group = looplet::TaskGroup::<u8>::new();
+/// assert_send(&group.next());
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::{FutureExt, select};
+///
+/// looplet::block_on(async {
+///     let mut group = looplet::TaskGroup::new();
+///     group.spawn(async { 1 });
+///     select! {
+///         n = group.next() => assert_eq!(n, Some(1)),
+///         _ = looplet::sleep(std::time::Duration::from_secs(5)).fuse() => unreachable!(),
+///     }
+/// });
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct Next<'a, T> {
+    group: &'a mut TaskGroup<T>,
+    done: bool,
+}
+
+impl<T> Future for Next<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = &mut *self;
+        let ready = this.group.poll_take(Some(cx.waker()));
+        this.done = ready.is_ready();
+        ready
+    }
+}
+
+impl<T> FusedFuture for Next<'_, T> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+impl<T> fmt::Debug for Next<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Next")
+            .field("group", &self.group)
+            .field("done", &self.done)
+            .finish()
+    }
+}
+
+/// Adds members to a [`TaskGroup`] without borrowing it; from [`TaskGroup::spawner`].
+///
+/// Clone it freely, and move it into members: it holds the group weakly, so it neither
+/// keeps the group alive nor makes a reference cycle with it. Spawning through it after the
+/// group is gone fails ([`Spawner::try_spawn`]) or panics ([`Spawner::spawn`]).
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<looplet::task_group::Spawner<u8>>();
+/// ```
+///
+/// # Examples
+///
+/// ```
+/// // A member that splits its work into more members of the same group.
+/// async fn count(spawner: looplet::task_group::Spawner<u32>, n: u32) -> u32 {
+///     if n > 1 {
+///         spawner.spawn(count(spawner.clone(), n / 2));
+///         spawner.spawn(count(spawner.clone(), n - n / 2));
+///         0
+///     } else {
+///         n
+///     }
+/// }
+///
+/// let total = looplet::block_on(async {
+///     let mut group = looplet::TaskGroup::new();
+///     group.spawn(count(group.spawner(), 100));
+///     let mut total = 0;
+///     while let Some(n) = group.next().await {
+///         total += n;
+///     }
+///     total
+/// });
+/// assert_eq!(total, 100);
+/// ```
+pub struct Spawner<T> {
+    group: Weak<Inner<T>>,
+}
+
+impl<T: 'static> Spawner<T> {
+    /// Spawns a member of the group onto the loop running on this thread, like
+    /// [`TaskGroup::spawn`].
+    ///
+    /// # Panics
+    ///
+    /// If the group has been dropped, or no looplet loop is running on this thread
+    /// ([`Spawner::try_spawn`] hands the future back instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let mut group = looplet::TaskGroup::new();
+    ///     let spawner = group.spawner();
+    ///     spawner.spawn(async { 3 });
+    ///     assert_eq!(group.next().await, Some(3));
+    /// });
+    /// ```
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = T> + 'static,
+    {
+        if let Err(err) = self.try_spawn(future) {
+            panic!("looplet::task_group::Spawner::spawn: {err}");
+        }
+    }
+
+    /// Spawns a member of the group onto the loop running on this thread, or hands the future
+    /// back.
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnErrorKind::GroupClosed`] if the group has been dropped,
+    /// [`SpawnErrorKind::NoLoop`] if no looplet loop is running on this thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// looplet::block_on(async {
+    ///     let group = looplet::TaskGroup::<u8>::new();
+    ///     let spawner = group.spawner();
+    ///     drop(group);
+    ///     let err = spawner.try_spawn(async { 1 }).unwrap_err();
+    ///     assert_eq!(err.kind(), looplet::SpawnErrorKind::GroupClosed);
+    /// });
+    /// ```
+    pub fn try_spawn<F>(&self, future: F) -> Result<(), SpawnError<F>>
+    where
+        F: Future<Output = T> + 'static,
+    {
+        match self.group.upgrade() {
+            Some(group) => group.join(future, crate::executor::try_spawn),
+            None => Err(SpawnError::new(SpawnErrorKind::GroupClosed, future)),
+        }
+    }
+}
+
+impl<T> Clone for Spawner<T> {
+    fn clone(&self) -> Spawner<T> {
+        Spawner {
+            group: self.group.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Spawner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Spawner")
+            .field("group_alive", &(self.group.strong_count() > 0))
+            .finish()
+    }
+}
