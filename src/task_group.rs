@@ -4,12 +4,13 @@
 //! # How it works
 //!
 //! Each member is an ordinary task on the loop, spawned with its future wrapped in a small
-//! `Member` future. When the user's future finishes (or panics), the wrapper pushes the
-//! output (or the panic's payload) onto the group's ready queue, removes its own slot from
-//! the group's [`Slab`] of task handles, and wakes whoever waits in [`TaskGroup::next`] if
-//! anyone does. So `next` never polls the members: it pops the front of the queue, and a
-//! group of a million members costs per completion what one costs. The group keeps the
-//! members' [`Task`] handles only to cancel them: dropping a handle cancels its task.
+//! `Member` future, and has one slot in the group's [`Slab`] from its spawn until its output
+//! is taken. While it runs, the slot holds its [`Task`] handle, only to cancel it (dropping a
+//! handle cancels its task). When the user's future finishes (or panics), the wrapper puts
+//! the output (or the panic's payload) in the slot in place of the handle, links the slot at
+//! the tail of the group's list of finished members, and wakes whoever waits in
+//! [`TaskGroup::next`], if anyone does. So `next` never polls the members: it takes the head
+//! of that list, and a group of a million members costs per completion what one costs.
 //!
 //! The members hold the group by a `Weak` reference: nothing a member holds keeps the group
 //! alive, there is no reference cycle, and a member that finishes after its group is gone
@@ -18,14 +19,13 @@
 //! a newer member that reused its slot.
 //!
 //! Per member, that is a plain [`spawn`](crate::spawn), plus one slab insert and remove and
-//! one push and pop of a `VecDeque`: no extra allocation once the slab and the queue have
-//! grown, and no extra atomic operation beyond async-task's own.
+//! a link and unlink: no allocation of its own once the slab has grown, and fewer atomic
+//! operations than a `Task` that is awaited (the handle is detached as the member ends).
 //!
 //! Nothing here wakes a waker or drops a user's value while the group's `RefCell` is
 //! borrowed, so a waker or a destructor that comes back to the group finds it consistent.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::resume_unwind;
@@ -114,19 +114,84 @@ struct Inner<T> {
 
 /// # Invariant
 ///
-/// `members` holds the task of every member that has neither finished nor been cancelled,
-/// under the key its `Member` future carries. `ready` holds the results of finished members,
-/// in the order they finished. `waiting` is true only while `waker` belongs to a poll of the
-/// group that returned `Pending` and has not been woken since.
+/// `members` has a slot for every member of the group, under the key its `Member` future
+/// carries: [`Entry::Running`] until it finishes, [`Entry::Done`] from then until its output
+/// is taken. The `Done` slots, and only they, form the list `head`..`tail` (linked through
+/// their `next`) in the order the members finished; `ready` counts them. `waiting` is true
+/// only while `waker` belongs to a poll of the group that returned `Pending` and has not been
+/// woken since.
 struct State<T> {
-    members: Slab<Task<()>>,
-    ready: VecDeque<Result<T, Payload>>,
+    members: Slab<Entry<T>>,
+    head: u32,
+    tail: u32,
+    ready: usize,
     /// The waker of the last poll that found nothing ready, kept between waits so that
     /// waiting again clones nothing.
     waker: Option<Waker>,
     waiting: bool,
     /// Set when the group yielded `None`, cleared by the next spawn: [`FusedStream`].
     terminated: bool,
+}
+
+/// Marks the end of the list of finished members.
+const NIL: u32 = u32::MAX;
+
+/// One member's slot.
+enum Entry<T> {
+    /// Running (or waiting to run): its task, kept to cancel it.
+    Running(Task<()>),
+    /// Finished: what it left, and the next finished member (or [`NIL`]).
+    Done(Result<T, Payload>, u32),
+}
+
+impl<T> State<T> {
+    /// Puts a running member's result in its slot and links the slot at the tail; returns
+    /// the member's task, or `None` (handing the result back) if `key` is no member's.
+    fn finish(
+        &mut self,
+        key: Key,
+        result: Result<T, Payload>,
+    ) -> Result<Task<()>, Result<T, Payload>> {
+        let Some(entry) = self.members.get_mut(key) else {
+            return Err(result);
+        };
+        let Entry::Running(task) = std::mem::replace(entry, Entry::Done(result, NIL)) else {
+            unreachable!("a member finished twice");
+        };
+        let index = key.index();
+        match self.tail {
+            NIL => self.head = index,
+            tail => match self.members.at_mut(tail) {
+                Entry::Done(_, next) => *next = index,
+                Entry::Running(_) => unreachable!("a running member in the finished list"),
+            },
+        }
+        self.tail = index;
+        self.ready += 1;
+        Ok(task)
+    }
+
+    /// Ends a wait: the waiter's waker, to wake once the borrow is released.
+    fn take_waker(&mut self) -> Option<Waker> {
+        self.waiting = false;
+        self.waker.take()
+    }
+
+    /// Takes the oldest finished member's result, freeing its slot.
+    fn take_head(&mut self) -> Option<Result<T, Payload>> {
+        if self.head == NIL {
+            return None;
+        }
+        let Entry::Done(result, next) = self.members.remove_at(self.head) else {
+            unreachable!("a running member in the finished list");
+        };
+        self.head = next;
+        if next == NIL {
+            self.tail = NIL;
+        }
+        self.ready -= 1;
+        Some(result)
+    }
 }
 
 impl<T> TaskGroup<T> {
@@ -143,7 +208,9 @@ impl<T> TaskGroup<T> {
             inner: Rc::new(Inner {
                 state: RefCell::new(State {
                     members: Slab::new(),
-                    ready: VecDeque::new(),
+                    head: NIL,
+                    tail: NIL,
+                    ready: 0,
                     waker: None,
                     waiting: false,
                     terminated: false,
@@ -170,8 +237,7 @@ impl<T> TaskGroup<T> {
     /// });
     /// ```
     pub fn len(&self) -> usize {
-        let state = self.inner.state.borrow();
-        state.members.len() + state.ready.len()
+        self.inner.state.borrow().members.len()
     }
 
     /// Whether the group holds no member: [`next`](TaskGroup::next) would return `None`.
@@ -250,12 +316,12 @@ impl<T> TaskGroup<T> {
         }
     }
 
-    /// Takes the front of the ready queue; `None` once the group is empty; else waits, if
-    /// given a waker (`try_next` gives none).
+    /// Takes the oldest finished member's result; `None` once the group is empty; else
+    /// waits, if given a waker (`try_next` gives none).
     fn poll_take(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
         let result = {
             let mut state = self.inner.state.borrow_mut();
-            match state.ready.pop_front() {
+            match state.take_head() {
                 Some(result) => result,
                 None if state.members.is_empty() => {
                     state.terminated = true;
@@ -462,7 +528,7 @@ impl<T: 'static> Inner<T> {
         };
         match spawn(member) {
             Ok(task) => {
-                let stored = state.members.insert(task);
+                let stored = state.members.insert(Entry::Running(task));
                 debug_assert_eq!(stored, key);
                 state.terminated = false;
                 Ok(())
@@ -480,31 +546,50 @@ impl<T: 'static> Inner<T> {
 }
 
 impl<T> Inner<T> {
-    /// A member leaves the group: finished, with its result, or dropped unfinished (its loop
-    /// was dropped), without. A member already cancelled or detached by the group (its key is
-    /// stale) changes nothing, and its result is dropped.
-    fn leave(&self, key: Key, result: Option<Result<T, Payload>>) {
-        let (task, lost, waker) = {
-            let mut state = self.state.borrow_mut();
-            let task = state.members.remove(key);
-            let lost = match (&task, result) {
-                (Some(_), Some(result)) => {
-                    state.ready.push_back(result);
-                    None
+    /// A member finished, with `result`: it goes to its slot, and whoever waits is woken. A
+    /// member already cancelled or detached by the group (its key is stale) changes nothing,
+    /// and its result is dropped.
+    fn finished(&self, key: Key, result: Result<T, Payload>) {
+        let mut state = self.state.borrow_mut();
+        match state.finish(key, result) {
+            Ok(task) => {
+                // The member's own task, running right now: detaching it lets async-task free
+                // it as soon as it ends. That runs no user code, so under the borrow is fine.
+                task.detach();
+                if state.waiting {
+                    let waker = state.take_waker();
+                    drop(state);
+                    self.wake(waker);
                 }
-                (_, result) => result,
-            };
-            let wake = task.is_some()
-                && state.waiting
-                && (!state.ready.is_empty() || state.members.is_empty());
-            let waker = if wake {
-                state.waiting = false;
-                state.waker.take()
-            } else {
-                None
-            };
-            (task, lost, waker)
-        };
+            }
+            Err(result) => {
+                drop(state);
+                drop_result(result);
+            }
+        }
+    }
+
+    /// A member was dropped unfinished: cancelled by the group (its key is stale, and this
+    /// changes nothing) or dropped with its loop. It leaves the group, and if that empties the
+    /// group, whoever waits is woken to find it empty.
+    #[cold]
+    fn lost(&self, key: Key) {
+        let mut state = self.state.borrow_mut();
+        match state.members.remove(key) {
+            Some(Entry::Running(task)) => task.detach(),
+            Some(Entry::Done(..)) => unreachable!("an unfinished member with a result"),
+            None => return,
+        }
+        if state.waiting && state.members.is_empty() {
+            let waker = state.take_waker();
+            drop(state);
+            self.wake(waker);
+        }
+    }
+
+    /// Wakes the waiter by reference, with no borrow held, then keeps its waker for its next
+    /// wait, unless a newer one was registered meanwhile.
+    fn wake(&self, waker: Option<Waker>) {
         if let Some(waker) = waker {
             waker.wake_by_ref();
             let mut state = self.state.borrow_mut();
@@ -512,30 +597,31 @@ impl<T> Inner<T> {
                 state.waker = Some(waker);
             }
         }
-        // The member's own task, which is running (or being dropped) right now: detaching it
-        // lets async-task free it as soon as it ends.
-        if let Some(task) = task {
-            task.detach();
-        }
-        if let Some(result) = lost {
-            drop_result(result);
-        }
     }
 
-    /// Empties the group: every member's task goes to `each` (drop: cancel; detach), every
-    /// ready output is dropped.
+    /// Empties the group: every running member's task goes to `each` (drop: cancel;
+    /// detach), every output not taken is dropped.
     fn clear(&self, mut each: impl FnMut(Task<()>)) {
-        let ready = {
+        let mut lost = Vec::new();
+        {
             let mut state = self.state.borrow_mut();
+            if state.members.is_empty() {
+                return;
+            }
             // Under the borrow: dropping or detaching a task runs no user code (a cancelled
             // task is queued, and its future dropped later, on the loop). Draining, rather
             // than replacing the slab, keeps its generations: a cancelled member's key stays
-            // stale when its slot is reused.
-            state.members.drain(&mut each);
+            // stale when its slot is reused. Outputs are user values: dropped after the borrow.
+            state.members.drain(|entry| match entry {
+                Entry::Running(task) => each(task),
+                Entry::Done(result, _) => lost.push(result),
+            });
+            state.head = NIL;
+            state.tail = NIL;
+            state.ready = 0;
             state.waiting = false;
-            std::mem::take(&mut state.ready)
-        };
-        for result in ready {
+        }
+        for result in lost {
             drop_result(result);
         }
     }
@@ -582,8 +668,8 @@ impl<T> fmt::Debug for TaskGroup<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.inner.state.borrow();
         f.debug_struct("TaskGroup")
-            .field("running", &state.members.len())
-            .field("ready", &state.ready.len())
+            .field("running", &(state.members.len() - state.ready))
+            .field("ready", &state.ready)
             .finish()
     }
 }
@@ -611,7 +697,7 @@ pin_project! {
             if this.future.is_some()
                 && let Some(group) = this.group.upgrade()
             {
-                group.leave(*this.key, None);
+                group.lost(*this.key);
             }
         }
     }
@@ -647,7 +733,7 @@ impl<F: Future> Future for Member<F> {
             }
         };
         match this.group.upgrade() {
-            Some(group) => group.leave(*this.key, Some(result)),
+            Some(group) => group.finished(*this.key, result),
             None => drop_result(result),
         }
         Poll::Ready(())
