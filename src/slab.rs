@@ -91,6 +91,7 @@ impl<T> Slab<T> {
     /// # Panics
     ///
     /// If the slab would hold more than `u32::MAX - 1` entries.
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Key {
         self.len += 1;
         if self.free != NIL {
@@ -141,6 +142,7 @@ impl<T> Slab<T> {
     }
 
     /// Removes the entry `key` refers to; `None` if it is already gone (a stale key).
+    #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         match self.slots.get(key.index as usize) {
             Some(Slot::Occupied { generation, .. }) if *generation == key.generation => {
@@ -155,10 +157,12 @@ impl<T> Slab<T> {
     /// # Panics
     ///
     /// If the slot is vacant: callers hold the index of an entry they know to be live.
+    #[inline]
     pub(crate) fn remove_at(&mut self, index: u32) -> T {
         self.vacate(index)
     }
 
+    #[inline]
     fn vacate(&mut self, index: u32) -> T {
         let slot = &mut self.slots[index as usize];
         let Slot::Occupied { generation, .. } = *slot else {
@@ -188,6 +192,7 @@ impl<T> Slab<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.index as usize) {
             Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
@@ -214,6 +219,7 @@ impl<T> Slab<T> {
     }
 
     /// The occupied entry at `index`, mutably. See [`Slab::at`].
+    #[inline]
     pub(crate) fn at_mut(&mut self, index: u32) -> &mut T {
         match &mut self.slots[index as usize] {
             Slot::Occupied { value, .. } => value,
