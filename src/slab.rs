@@ -16,6 +16,12 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// A key that no slab ever issues (no slot has index `u32::MAX`): it finds nothing.
+    pub(crate) const NEVER: Key = Key {
+        index: NIL,
+        generation: 0,
+    };
+
     /// The slot index; stable while the entry lives.
     pub(crate) fn index(self) -> u32 {
         self.index
