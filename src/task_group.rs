@@ -1,29 +1,51 @@
 //! [`TaskGroup`]: a set of tasks whose outputs come out in the order they finish (asyncio's
-//! `TaskGroup`, tokio's `JoinSet`).
+//! `TaskGroup`, tokio's `JoinSet`), and its [`Spawner`].
 //!
-//! # How it works
+//! # Cost
 //!
-//! Each member is an ordinary task on the loop, spawned with its future wrapped in a small
-//! `Member` future, and has one slot in the group's [`Slab`] from its spawn until its output
-//! is taken. While it runs, the slot holds its [`Task`] handle, only to cancel it (dropping a
-//! handle cancels its task). When the user's future finishes (or panics), the wrapper puts
-//! the output (or the panic's payload) in the slot in place of the handle, links the slot at
-//! the tail of the group's list of finished members, and wakes whoever waits in
-//! [`TaskGroup::next`], if anyone does. So `next` never polls the members: it takes the head
-//! of that list, and a group of a million members costs per completion what one costs.
+//! A member is an ordinary task on the loop. When it finishes, it hands its output to the
+//! group and wakes whoever waits in [`TaskGroup::next`]: `next` never polls the members, so
+//! taking an output costs the same in a group of a million as in a group of one. Per member,
+//! the group adds to a plain [`spawn`](crate::spawn) one slot in a slab, which it reuses, and
+//! no allocation of its own.
 //!
-//! The members hold the group by a `Weak` reference: nothing a member holds keeps the group
-//! alive, there is no reference cycle, and a member that finishes after its group is gone
-//! just drops its output. Slots carry generations, so a member cancelled by
-//! [`TaskGroup::cancel_all`] that is dropped later (on the loop's next pass) cannot remove
-//! a newer member that reused its slot.
+//! # Examples
 //!
-//! Per member, that is a plain [`spawn`](crate::spawn), plus one slab insert and remove and
-//! a link and unlink: no allocation of its own once the slab has grown, and fewer atomic
-//! operations than a `Task` that is awaited (the handle is detached as the member ends).
+//! ```
+//! use looplet::TaskGroup;
 //!
-//! Nothing here wakes a waker or drops a user's value while the group's `RefCell` is
-//! borrowed, so a waker or a destructor that comes back to the group finds it consistent.
+//! let squares = looplet::block_on(async {
+//!     let mut group = TaskGroup::new();
+//!     for n in 1..=4_u32 {
+//!         group.spawn(async move { n * n });
+//!     }
+//!     let mut squares = Vec::new();
+//!     while let Some(sq) = group.next().await {
+//!         squares.push(sq);
+//!     }
+//!     squares.sort();
+//!     squares
+//! });
+//! assert_eq!(squares, [1, 4, 9, 16]);
+//! ```
+
+// How it works.
+//
+// Each member is spawned with its future wrapped in a small `Member` future, and has one slot
+// in the group's `Slab` from its spawn until its output is taken. While it runs, the slot
+// holds its `Task` handle, only to cancel it (dropping a handle cancels its task). When the
+// user's future finishes (or panics), the wrapper puts the output (or the panic's payload) in
+// the slot in place of the handle, links the slot at the tail of the group's list of
+// finished members, detaches its own task (so async-task frees it as soon as it ends) and
+// wakes whoever waits in `next`, if anyone does; `next` takes the head of that list.
+//
+// The members hold the group by a `Weak` reference: nothing a member holds keeps the group
+// alive, there is no reference cycle, and a member that finishes after its group is gone just
+// drops its output. Slots carry generations, so a member cancelled by `cancel_all` that is
+// dropped later (on the loop's next pass) cannot remove a newer member that reused its slot.
+//
+// Nothing here wakes a waker or drops a user's value while the group's `RefCell` is borrowed,
+// so a waker or a destructor that comes back to the group finds it consistent.
 
 use std::cell::RefCell;
 use std::fmt;

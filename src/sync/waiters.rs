@@ -2,7 +2,7 @@
 //! once the primitive's borrow is released.
 //!
 //! A [`WaitList`] is a doubly linked list threaded through a generation-checked
-//! [`Slab`](crate::slab::Slab): O(1) to join at the back, to leave from anywhere (a cancelled
+//! [`Slab`]: O(1) to join at the back, to leave from anywhere (a cancelled
 //! future), and to pick the head. A waiter that is picked is *unlinked* but stays stored, with
 //! its data, until its future removes it: that is how a future learns it was chosen (a lock
 //! handed over, a notification given) and how a future dropped after being chosen passes what
