@@ -70,8 +70,8 @@ use crate::unwind::{Payload, catch, drop_guarded, drop_payload, run_guarded};
 /// - [`spawn`](TaskGroup::spawn) starts a member on the loop running on this thread, like
 ///   [`looplet::spawn`](crate::spawn); [`spawn_on`](TaskGroup::spawn_on) on a given loop.
 ///   It returns nothing: the group owns the member. (To cancel one task alone, spawn it with
-///   `looplet::spawn` and keep its [`Task`].) A member starts running at once, whether or
-///   not anyone awaits the group.
+///   `looplet::spawn` and keep its [`Task`].) A member is queued on the loop at once, and
+///   runs whether or not anyone awaits the group.
 /// - [`next().await`](TaskGroup::next) gives the next output in completion order, and `None`
 ///   once the group is empty (tokio's `join_next`). The group is also a [`Stream`] of the
 ///   outputs, and a [`FusedStream`].
@@ -449,8 +449,8 @@ impl<T> TaskGroup<T> {
 impl<T: 'static> TaskGroup<T> {
     /// Spawns a member onto the loop running on this thread; its output joins the group.
     ///
-    /// The member starts running at once, whether or not the group is awaited, and is
-    /// cancelled if the group is dropped first.
+    /// The member is queued on the loop at once, like a spawned task, and runs whether or not
+    /// the group is awaited; it is cancelled if the group is dropped first.
     ///
     /// # Panics
     ///
