@@ -107,23 +107,23 @@ use crate::unwind::{Payload, catch, drop_guarded, drop_payload, run_guarded};
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
-///
 /// let order = looplet::block_on(async {
 ///     let mut group = looplet::TaskGroup::new();
-///     for ms in [30, 10, 20] {
+///     for (name, steps) in [("slow", 3), ("quick", 1), ("medium", 2)] {
 ///         group.spawn(async move {
-///             looplet::sleep(Duration::from_millis(ms)).await;
-///             ms
+///             for _ in 0..steps {
+///                 looplet::yield_now().await; // stands for real work that waits
+///             }
+///             name
 ///         });
 ///     }
 ///     let mut order = Vec::new();
-///     while let Some(ms) = group.next().await {
-///         order.push(ms);
+///     while let Some(name) = group.next().await {
+///         order.push(name);
 ///     }
 ///     order
 /// });
-/// assert_eq!(order, [10, 20, 30]); // in the order they finished
+/// assert_eq!(order, ["quick", "medium", "slow"]); // in the order they finished
 /// ```
 pub struct TaskGroup<T> {
     inner: Rc<Inner<T>>,
@@ -168,7 +168,8 @@ enum Entry<T> {
 
 impl<T> State<T> {
     /// Puts a running member's result in its slot and links the slot at the tail; returns
-    /// the member's task, or `None` (handing the result back) if `key` is no member's.
+    /// the member's task, or hands the result back if `key` is no member's (it was cancelled
+    /// or detached).
     fn finish(
         &mut self,
         key: Key,
@@ -775,16 +776,29 @@ impl<F: Future> Future for Member<F> {
 ///
 /// # Examples
 ///
+/// A `select!` loop that takes outputs as they come and stops on a message, then cancels the
+/// members still running (dropping the group):
+///
 /// ```
-/// use futures_util::{FutureExt, select};
+/// use futures_util::select;
 ///
 /// looplet::block_on(async {
+///     let (stop, mut stopped) = looplet::channel::bounded::<()>(1);
 ///     let mut group = looplet::TaskGroup::new();
 ///     group.spawn(async { 1 });
-///     select! {
-///         n = group.next() => assert_eq!(n, Some(1)),
-///         _ = looplet::sleep(std::time::Duration::from_secs(5)).fuse() => unreachable!(),
+///     group.spawn(async move {
+///         looplet::yield_now().await;
+///         stop.send(()).await.unwrap();
+///         std::future::pending::<u32>().await // never finishes
+///     });
+///     let mut got = Vec::new();
+///     loop {
+///         select! {
+///             n = group.next() => got.extend(n),
+///             _ = stopped.recv() => break,
+///         }
 ///     }
+///     assert_eq!(got, [1]);
 /// });
 /// ```
 #[must_use = "futures do nothing unless awaited"]
