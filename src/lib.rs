@@ -22,6 +22,8 @@
 //! - [`spawn`] starts a task from anywhere on the loop (gevent's `spawn`) and returns a
 //!   [`Task`]: await it for the output (`join`), drop it to cancel, or [`Task::detach`] it.
 //!   Tasks need not be `Send`: they share `Rc<RefCell<..>>` state freely.
+//! - [`TaskGroup`] holds a set of tasks and hands their outputs back in the order they finish
+//!   (asyncio's `TaskGroup`, tokio's `JoinSet`); dropping it cancels them all.
 //! - [`yield_now`] goes to the back of the run queue (gevent's `sleep(0)`).
 //! - [`sleep`], [`timeout`] and [`call_later`] are asyncio's `sleep`, `wait_for` and
 //!   `call_later`; [`time::Timer`] adds instants and intervals.
@@ -183,6 +185,7 @@ mod slab;
 pub mod sync;
 mod sys;
 mod task;
+pub mod task_group;
 pub mod time;
 mod unwind;
 
@@ -190,6 +193,7 @@ pub use blocking::unblock;
 pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
 pub use io::{Async, Ready};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
+pub use task_group::TaskGroup;
 pub use time::{call_at, call_later, sleep, sleep_until, timeout};
 
 /// The README's code blocks, compiled and run as doctests so the front door stays true.

@@ -16,6 +16,12 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// A key that no slab ever issues (no slot has index `u32::MAX`): it finds nothing.
+    pub(crate) const NEVER: Key = Key {
+        index: NIL,
+        generation: 0,
+    };
+
     /// The slot index; stable while the entry lives.
     pub(crate) fn index(self) -> u32 {
         self.index
@@ -91,6 +97,7 @@ impl<T> Slab<T> {
     /// # Panics
     ///
     /// If the slab would hold more than `u32::MAX - 1` entries.
+    #[inline]
     pub(crate) fn insert(&mut self, value: T) -> Key {
         self.len += 1;
         if self.free != NIL {
@@ -122,7 +129,26 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The key that the next [`Slab::insert`] will return, if nothing is removed meanwhile:
+    /// for a value that must know its own key before it can be stored.
+    pub(crate) fn vacant_key(&self) -> Key {
+        if self.free == NIL {
+            return Key {
+                index: self.slots.len() as u32,
+                generation: 0,
+            };
+        }
+        match self.slots[self.free as usize] {
+            Slot::Vacant { generation, .. } => Key {
+                index: self.free,
+                generation,
+            },
+            Slot::Occupied { .. } => unreachable!("free list points at an occupied slot"),
+        }
+    }
+
     /// Removes the entry `key` refers to; `None` if it is already gone (a stale key).
+    #[inline]
     pub(crate) fn remove(&mut self, key: Key) -> Option<T> {
         match self.slots.get(key.index as usize) {
             Some(Slot::Occupied { generation, .. }) if *generation == key.generation => {
@@ -137,10 +163,12 @@ impl<T> Slab<T> {
     /// # Panics
     ///
     /// If the slot is vacant: callers hold the index of an entry they know to be live.
+    #[inline]
     pub(crate) fn remove_at(&mut self, index: u32) -> T {
         self.vacate(index)
     }
 
+    #[inline]
     fn vacate(&mut self, index: u32) -> T {
         let slot = &mut self.slots[index as usize];
         let Slot::Occupied { generation, .. } = *slot else {
@@ -170,6 +198,7 @@ impl<T> Slab<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         match self.slots.get_mut(key.index as usize) {
             Some(Slot::Occupied { generation, value }) if *generation == key.generation => {
@@ -196,6 +225,7 @@ impl<T> Slab<T> {
     }
 
     /// The occupied entry at `index`, mutably. See [`Slab::at`].
+    #[inline]
     pub(crate) fn at_mut(&mut self, index: u32) -> &mut T {
         match &mut self.slots[index as usize] {
             Slot::Occupied { value, .. } => value,
@@ -287,6 +317,22 @@ mod tests {
         seen.sort();
         assert_eq!(seen.len(), 100);
         assert_eq!(slab.len(), 100);
+    }
+
+    #[test]
+    fn vacant_key_is_the_key_insert_returns() {
+        let mut slab = Slab::new();
+        let first = slab.vacant_key();
+        assert_eq!(slab.insert('a'), first);
+        let b = slab.insert('b');
+        slab.remove(first);
+        let reused = slab.vacant_key();
+        assert_eq!(reused.index(), first.index());
+        assert_ne!(reused, first, "a reused slot gets a new generation");
+        assert_eq!(slab.get(reused), None);
+        assert_eq!(slab.insert('c'), reused);
+        assert_eq!(slab.vacant_key().index(), 2);
+        assert_eq!(slab.get(b), Some(&'b'));
     }
 
     #[test]

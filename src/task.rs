@@ -257,6 +257,9 @@ pub enum SpawnErrorKind {
     NoLoop,
     /// The loop a [`Handle`](crate::Handle) refers to has been dropped.
     Closed,
+    /// The [`TaskGroup`](crate::TaskGroup) a [`Spawner`](crate::task_group::Spawner) refers
+    /// to has been dropped.
+    GroupClosed,
 }
 
 impl<F> SpawnError<F> {
@@ -305,6 +308,9 @@ impl<F> fmt::Display for SpawnError<F> {
                  looplet::block_on, or keep a looplet::Handle and spawn through it",
             ),
             SpawnErrorKind::Closed => f.write_str("the looplet loop this handle refers to is gone"),
+            SpawnErrorKind::GroupClosed => {
+                f.write_str("the looplet TaskGroup this spawner refers to has been dropped")
+            }
         }
     }
 }

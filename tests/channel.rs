@@ -460,3 +460,81 @@ fn workers_that_cancel_their_recv_lose_no_value() {
         "each value exactly once"
     );
 }
+
+/// The first clone of a receiver that is waiting (through `poll_recv`) keeps it first in line:
+/// the next value is its own, not the clone's, and only its waker is woken.
+#[test]
+fn a_receiver_waiting_when_first_cloned_stays_first_in_line() {
+    let (first_woken, second_woken) = (Arc::new(Counter::default()), Arc::new(Counter::default()));
+    let (first_waker, second_waker) = (
+        Waker::from(first_woken.clone()),
+        Waker::from(second_woken.clone()),
+    );
+    let (tx, mut rx) = channel::unbounded();
+    let mut first = poll_fn(|cx| rx.poll_recv(cx));
+    assert!(poll_with(&mut first, &first_waker).is_pending());
+    drop(first);
+    let mut rx2 = rx.clone();
+    let mut second = poll_fn(|cx| rx2.poll_recv(cx));
+    assert!(poll_with(&mut second, &second_waker).is_pending());
+    drop(second);
+    tx.try_send(1).unwrap();
+    assert_eq!(first_woken.0.load(Ordering::SeqCst), 1);
+    assert_eq!(second_woken.0.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        rx2.try_recv(),
+        Err(TryRecvError::Empty),
+        "handed to the first"
+    );
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(
+        second_woken.0.load(Ordering::SeqCst),
+        1,
+        "then the clone is served"
+    );
+    assert_eq!(rx2.try_recv(), Ok(2));
+}
+
+/// A value handed to the only receiver (woken, not run yet) stays its own when the receiver
+/// is then cloned: the clone cannot take it.
+#[test]
+fn a_value_handed_before_the_first_clone_stays_with_its_receiver() {
+    let woken = Arc::new(Counter::default());
+    let waker = Waker::from(woken.clone());
+    let (tx, mut rx) = channel::unbounded();
+    let mut recv = poll_fn(|cx| rx.poll_recv(cx));
+    assert!(poll_with(&mut recv, &waker).is_pending());
+    drop(recv);
+    tx.try_send("mine").unwrap();
+    assert_eq!(woken.0.load(Ordering::SeqCst), 1);
+    let mut rx2 = rx.clone();
+    assert_eq!(rx2.try_recv(), Err(TryRecvError::Empty));
+    assert_eq!(rx.len(), 1);
+    assert_eq!(rx.try_recv(), Ok("mine"));
+    // Dropping the original with nothing handed to it leaves the clone a working receiver.
+    drop(rx);
+    tx.try_send("next").unwrap();
+    assert_eq!(rx2.try_recv(), Ok("next"));
+}
+
+/// With one receiver (never cloned), a recv future dropped after a value was handed to it
+/// leaves the value queued for the receiver's next recv: nothing is lost on the fast path.
+#[test]
+fn the_only_receiver_keeps_a_value_handed_to_a_dropped_recv() {
+    looplet::block_on(async {
+        let (tx, mut rx) = channel::bounded(1);
+        {
+            let mut recv = pin!(rx.recv());
+            assert!(
+                poll_fn(|cx| Poll::Ready(recv.as_mut().poll(cx)))
+                    .await
+                    .is_pending()
+            );
+            tx.try_send(5).unwrap(); // handed to the waiting recv, which is dropped unrun
+        }
+        assert_eq!(rx.recv().await, Some(5));
+        drop(tx);
+        assert_eq!(rx.recv().await, None);
+    });
+}

@@ -19,13 +19,13 @@
 //! - this file: the machine header, argument handling, the interleaved run loop, the table.
 //!
 //! Dispatch is static (associated types and `impl Future` returns, no boxing):
-//! - looplet: `looplet::block_on`, `spawn`, `yield_now`, `channel::bounded`, `sleep`,
-//!   `timeout`, `net`.
+//! - looplet: `looplet::block_on`, `spawn`, `TaskGroup`, `yield_now`, `channel::bounded`,
+//!   `sleep`, `timeout`, `net`.
 //! - tokio: a current-thread runtime (`enable_all`) driving a `LocalSet` (`spawn_local`),
-//!   `tokio::task::yield_now`, `tokio::sync::mpsc`, `tokio::time`, `tokio::net`.
+//!   `JoinSet`, `tokio::task::yield_now`, `tokio::sync::mpsc`, `tokio::time`, `tokio::net`.
 //! - smol: a `LocalExecutor` driven by `smol::block_on(ex.run(..))` (found through a
-//!   thread-local while it runs), `smol::future::yield_now`, `smol::channel`, `smol::Timer`,
-//!   `smol::Async<std::net::Tcp*>`.
+//!   thread-local while it runs), its tasks in a `FuturesUnordered` for the task set,
+//!   `smol::future::yield_now`, `smol::channel`, `smol::Timer`, `smol::Async<std::net::Tcp*>`.
 //!
 //! Every measurement is taken inside the runtime's `block_on`, so building and dropping the
 //! runtime is not timed. Repeats interleave the runtimes (looplet, tokio, smol, looplet, ...).

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use crate::runtimes::{Looplet, Runtime, Smol, Tokio};
 use crate::workloads::{
     ECHO_MSG, LATENESS_SLEEPS, echo, lateness, memory_child, mutex_contended, notify_pingpong,
-    oneshot_round_trips, pingpong, semaphore_contended, spawn_many, timeouts, timers, yield_many,
+    oneshot_round_trips, pingpong, semaphore_contended, spawn_many, taskgroup, timeouts, timers,
+    yield_many,
 };
 
 // ------------------------------------------------------------------------------------------
@@ -25,6 +26,10 @@ pub(crate) type Runner = fn(&Config) -> Sample;
 
 fn run_spawn<R: Runtime>(cfg: &Config) -> Sample {
     Sample::Value(R::block_on(spawn_many::<R>(cfg.spawn_tasks)))
+}
+
+fn run_taskgroup<R: Runtime>(cfg: &Config) -> Sample {
+    Sample::Value(R::block_on(taskgroup::<R>(cfg.spawn_tasks)))
 }
 
 fn run_yield<R: Runtime>(cfg: &Config) -> Sample {
@@ -148,6 +153,7 @@ pub(crate) fn child_main(spec: &str) -> ! {
 pub(crate) struct RuntimeEntry {
     pub(crate) name: &'static str,
     spawn: Runner,
+    taskgroup: Runner,
     yield_: Runner,
     pingpong: Runner,
     timers: Runner,
@@ -167,6 +173,7 @@ impl RuntimeEntry {
         RuntimeEntry {
             name: R::NAME,
             spawn: run_spawn::<R>,
+            taskgroup: run_taskgroup::<R>,
             yield_: run_yield::<R>,
             pingpong: run_pingpong::<R>,
             timers: run_timers::<R>,
@@ -294,6 +301,18 @@ pub(crate) fn workloads(cfg: &Config) -> Vec<Workload> {
             warmup: true,
             size: format!("{} tasks", cfg.spawn_tasks),
             pick: |e| e.spawn,
+        },
+        Workload {
+            name: "taskgroup",
+            unit: "ns/task",
+            better: Better::Lower,
+            reps: reps(15, 5),
+            warmup: true,
+            size: format!(
+                "{} tasks in one TaskGroup / JoinSet / FuturesUnordered, joined in completion order",
+                cfg.spawn_tasks
+            ),
+            pick: |e| e.taskgroup,
         },
         Workload {
             name: "yield",

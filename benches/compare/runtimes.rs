@@ -34,6 +34,9 @@ pub(crate) trait Runtime: 'static {
     type OneRx<T: 'static>: 'static;
     /// A notification with a stored permit: tokio's `Notify` semantics.
     type Notify: 'static;
+    /// A set of tasks joined in completion order: looplet's `TaskGroup`, tokio's `JoinSet`,
+    /// smol's tasks in a `FuturesUnordered` (smol has no task set of its own).
+    type Group<T: 'static>: 'static;
 
     /// Builds a fresh runtime, runs `f` on it to completion, and drops the runtime (and any
     /// task still in it).
@@ -87,6 +90,12 @@ pub(crate) trait Runtime: 'static {
     fn notify() -> Self::Notify;
     fn notify_one(notify: &Self::Notify);
     fn notified(notify: &Self::Notify) -> impl Future<Output = ()>;
+
+    fn group<T: 'static>() -> Self::Group<T>;
+    /// Spawns a member onto the runtime running on this thread.
+    fn group_spawn<T: 'static, F: Future<Output = T> + 'static>(group: &mut Self::Group<T>, f: F);
+    /// The next member's output in completion order; `None` once the group is empty.
+    fn group_next<T: 'static>(group: &mut Self::Group<T>) -> impl Future<Output = Option<T>>;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -109,6 +118,7 @@ impl Runtime for Looplet {
     type OneTx<T: 'static> = looplet::sync::oneshot::Sender<T>;
     type OneRx<T: 'static> = looplet::sync::oneshot::Receiver<T>;
     type Notify = looplet::sync::Notify;
+    type Group<T: 'static> = looplet::TaskGroup<T>;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         looplet::block_on(f)
@@ -216,6 +226,18 @@ impl Runtime for Looplet {
     fn notified(notify: &Self::Notify) -> impl Future<Output = ()> {
         notify.notified()
     }
+
+    fn group<T: 'static>() -> Self::Group<T> {
+        looplet::TaskGroup::new()
+    }
+
+    fn group_spawn<T: 'static, F: Future<Output = T> + 'static>(group: &mut Self::Group<T>, f: F) {
+        group.spawn(f);
+    }
+
+    fn group_next<T: 'static>(group: &mut Self::Group<T>) -> impl Future<Output = Option<T>> {
+        group.next()
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -251,6 +273,7 @@ impl Runtime for Tokio {
     type OneTx<T: 'static> = tokio::sync::oneshot::Sender<T>;
     type OneRx<T: 'static> = tokio::sync::oneshot::Receiver<T>;
     type Notify = tokio::sync::Notify;
+    type Group<T: 'static> = tokio::task::JoinSet<T>;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -366,6 +389,21 @@ impl Runtime for Tokio {
     fn notified(notify: &Self::Notify) -> impl Future<Output = ()> {
         notify.notified()
     }
+
+    fn group<T: 'static>() -> Self::Group<T> {
+        tokio::task::JoinSet::new()
+    }
+
+    fn group_spawn<T: 'static, F: Future<Output = T> + 'static>(group: &mut Self::Group<T>, f: F) {
+        group.spawn_local(f);
+    }
+
+    async fn group_next<T: 'static>(group: &mut Self::Group<T>) -> Option<T> {
+        group
+            .join_next()
+            .await
+            .map(|r| r.expect("tokio task failed"))
+    }
 }
 
 // ------------------------------------------------------------------------------------------
@@ -406,6 +444,7 @@ impl Runtime for Smol {
     type OneTx<T: 'static> = smol::channel::Sender<T>;
     type OneRx<T: 'static> = smol::channel::Receiver<T>;
     type Notify = SmolNotify;
+    type Group<T: 'static> = futures_util::stream::FuturesUnordered<smol::Task<T>>;
 
     fn block_on<F: Future>(f: F) -> F::Output {
         let ex = Rc::new(smol::LocalExecutor::new());
@@ -535,6 +574,18 @@ impl Runtime for Smol {
             }
             listener.await;
         }
+    }
+
+    fn group<T: 'static>() -> Self::Group<T> {
+        futures_util::stream::FuturesUnordered::new()
+    }
+
+    fn group_spawn<T: 'static, F: Future<Output = T> + 'static>(group: &mut Self::Group<T>, f: F) {
+        group.push(with_smol_ex(|ex| ex.spawn(f)));
+    }
+
+    fn group_next<T: 'static>(group: &mut Self::Group<T>) -> impl Future<Output = Option<T>> {
+        futures_util::StreamExt::next(group)
     }
 }
 

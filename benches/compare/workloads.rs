@@ -35,6 +35,25 @@ pub(crate) async fn spawn_many<R: Runtime>(n: usize) -> f64 {
     ns_per(elapsed, n)
 }
 
+/// taskgroup: `n` trivial tasks spawned into one task set from inside the loop, every output
+/// taken in completion order: the `spawn` workload through a group.
+pub(crate) async fn taskgroup<R: Runtime>(n: usize) -> f64 {
+    let mut group = R::group::<usize>();
+    let start = Instant::now();
+    for i in 0..n {
+        R::group_spawn(&mut group, async move { i });
+    }
+    let mut sum = 0;
+    let mut count = 0;
+    while let Some(i) = R::group_next(&mut group).await {
+        sum += i;
+        count += 1;
+    }
+    let elapsed = start.elapsed();
+    assert_eq!((count, sum), (n, n * (n - 1) / 2));
+    ns_per(elapsed, n)
+}
+
 /// yield: `tasks` tasks each yield `yields` times.
 pub(crate) async fn yield_many<R: Runtime>(tasks: usize, yields: usize) -> f64 {
     let mut handles = Vec::with_capacity(tasks);

@@ -2,7 +2,7 @@
 //! once the primitive's borrow is released.
 //!
 //! A [`WaitList`] is a doubly linked list threaded through a generation-checked
-//! [`Slab`](crate::slab::Slab): O(1) to join at the back, to leave from anywhere (a cancelled
+//! [`Slab`]: O(1) to join at the back, to leave from anywhere (a cancelled
 //! future), and to pick the head. A waiter that is picked is *unlinked* but stays stored, with
 //! its data, until its future removes it: that is how a future learns it was chosen (a lock
 //! handed over, a notification given) and how a future dropped after being chosen passes what
@@ -222,6 +222,7 @@ impl<D> WaitList<D> {
     }
 
     /// Returns a lent waker to its node, unless the node is gone or has a newer waker.
+    #[inline]
     pub(crate) fn give_back(&mut self, lent: Lent) {
         if let Some(node) = self.nodes.get_mut(lent.key)
             && node.waker.is_none()
@@ -276,9 +277,23 @@ pub(crate) struct Lent {
 }
 
 impl Lent {
+    /// A waker lent out of a place that is not a node of a list (`key` names no node of any
+    /// list it is given back to, such as [`Key::NEVER`]).
+    #[inline]
+    pub(crate) fn new(key: Key, waker: Waker) -> Lent {
+        Lent { key, waker }
+    }
+
     /// Wakes the waiter by reference. Call it with no borrow held.
+    #[inline]
     pub(crate) fn wake(&self) {
         self.waker.wake_by_ref();
+    }
+
+    /// The waker, for a place that is not a node.
+    #[inline]
+    pub(crate) fn into_waker(self) -> Waker {
+        self.waker
     }
 }
 
