@@ -68,6 +68,11 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     .await
 }
 
+/// Waits until the process has `n` descriptors open again.
+async fn until_fds_are(n: usize, what: &str) {
+    until(what, || open_fds() == n).await
+}
+
 /// Starts the seeds' echo server on the running loop; returns its address, a count of the
 /// connections it accepted, and its task (which ends only if `serve` fails).
 fn start_echo_server() -> io::Result<(SocketAddr, Rc<Cell<usize>>, looplet::Task<()>)> {
@@ -308,10 +313,7 @@ fn hoarded_idle_connections_are_all_given_back() -> io::Result<()> {
         let echoed = bounded("a newcomer", echo_client::client(1, addr, 5)).await?;
         assert!(echoed > 0);
         drop(held);
-        until("the server closes the idle connections", || {
-            open_fds() == in_loop
-        })
-        .await;
+        until_fds_are(in_loop, "the server closes the idle connections").await;
         io::Result::Ok(())
     })?;
     assert_eq!(open_fds(), baseline, "every descriptor was given back");
@@ -368,10 +370,7 @@ fn a_connect_flood_with_resets_leaves_the_server_running() -> io::Result<()> {
             "only {} of {FLOOD} accepted: at least the clients that read a reply were",
             accepted.get()
         );
-        until("the server drops every reset connection", || {
-            open_fds() == in_loop
-        })
-        .await;
+        until_fds_are(in_loop, "the server drops every reset connection").await;
         io::Result::Ok(())
     })?;
     assert_eq!(open_fds(), baseline, "every descriptor was given back");
