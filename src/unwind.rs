@@ -18,14 +18,24 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Payload> {
     catch_unwind(AssertUnwindSafe(f))
 }
 
+/// How many payloads of one chain (each one's `Drop` panicking with the next) are dropped
+/// before the rest is leaked: user code can make a chain that never ends.
+const PAYLOAD_CHAIN: usize = 8;
+
 /// Drops a caught panic's payload without letting its destructor unwind into the loop.
 ///
-/// A payload whose `Drop` panics is dropped under a guard; if that second panic's own payload
-/// panics in `Drop` as well, it is leaked rather than dropped: there is no end to that chain.
+/// A payload whose `Drop` panics is dropped under a guard, and so is that second panic's
+/// payload (usually a plain message), and so on for [`PAYLOAD_CHAIN`] payloads; a payload
+/// still panicking in `Drop` after that is leaked rather than dropped.
 pub(crate) fn drop_payload(payload: Payload) {
-    if let Err(nested) = catch(move || drop(payload)) {
-        mem::forget(nested);
+    let mut payload = payload;
+    for _ in 0..PAYLOAD_CHAIN {
+        match catch(move || drop(payload)) {
+            Ok(()) => return,
+            Err(nested) => payload = nested,
+        }
     }
+    mem::forget(payload);
 }
 
 /// Runs `f`, catching a panic (the panic hook has reported it) and dropping its payload
