@@ -186,7 +186,10 @@ fn subprocesses() -> Result<String, String> {
     )?;
     check(
         report.ticks >= 2,
-        format!("the loop ticked {} times while the children ran", report.ticks),
+        format!(
+            "the loop ticked {} times while the children ran",
+            report.ticks
+        ),
     )?;
     Ok(format!(
         "3 children (exit codes 0, 3, 0) while the loop ticked {} times",
@@ -205,7 +208,10 @@ fn thread_pool() -> Result<String, String> {
         report.primes == 148_933,
         format!("counted {} primes below 2,000,000", report.primes),
     )?;
-    check(report.ticks > 0, "the loop did not tick while the pool counted")?;
+    check(
+        report.ticks > 0,
+        "the loop did not tick while the pool counted",
+    )?;
     check(
         report.thread.starts_with("blocking-"),
         format!("counted on thread {:?}, not the pool", report.thread),

@@ -171,7 +171,7 @@
 mod blocking;
 pub mod channel;
 mod context;
-mod executor;
+pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod net;
@@ -182,12 +182,12 @@ mod slab;
 
 pub mod sync;
 mod sys;
-mod task;
+pub mod task;
 pub mod time;
 mod unwind;
 
 pub use blocking::unblock;
-pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
+pub use executor::{Executor, Handle, all_tasks, block_on, metrics, spawn, try_spawn};
 pub use io::{Async, Ready};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
 pub use time::{call_at, call_later, sleep, sleep_until, timeout};

@@ -122,8 +122,14 @@ fn main() {
     if let Ok(spec) = std::env::var("LOOPLET_BENCH_ECHO")
         && let Some((conns, rounds)) = spec.split_once(',')
     {
-        cfg.echo_conns = conns.trim().parse().expect("LOOPLET_BENCH_ECHO=conns,rounds");
-        cfg.echo_rounds = rounds.trim().parse().expect("LOOPLET_BENCH_ECHO=conns,rounds");
+        cfg.echo_conns = conns
+            .trim()
+            .parse()
+            .expect("LOOPLET_BENCH_ECHO=conns,rounds");
+        cfg.echo_rounds = rounds
+            .trim()
+            .parse()
+            .expect("LOOPLET_BENCH_ECHO=conns,rounds");
     }
     let all = workloads(&cfg);
 

@@ -36,6 +36,7 @@
 //! deadline, on the loop that polls it now, as a socket moves to the loop that uses it.
 //! Polling a timer with no loop running on the thread panics likewise.
 
+mod clock;
 mod timer;
 mod timers;
 pub(crate) mod wheel;
@@ -53,7 +54,8 @@ use pin_project_lite::pin_project;
 use crate::context::with_timers;
 use timers::{Expiry, TimerRef};
 
-pub use timer::{Timer, TimerHandle, call_at, call_later};
+pub use clock::{advance, now, pause, resume};
+pub use timer::{MissedTickBehavior, Timer, TimerHandle, call_at, call_later};
 pub(crate) use timers::Timers;
 
 /// When a timer is due.
@@ -68,14 +70,12 @@ pub(crate) enum When {
 }
 
 impl When {
-    /// `duration` from now, read on the clock now.
+    /// `duration` from now, read on the loop's clock now.
     pub(crate) fn after(duration: Duration) -> When {
         if duration.is_zero() {
             return When::Now;
         }
-        Instant::now()
-            .checked_add(duration)
-            .map_or(When::Never, When::At)
+        now().checked_add(duration).map_or(When::Never, When::At)
     }
 }
 
@@ -160,6 +160,7 @@ impl Slot {
             }
             Some(TimerRef::insert(
                 timers,
+                deadline,
                 tick,
                 Expiry::Wake(cx.waker().clone()),
             ))
