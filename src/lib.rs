@@ -189,8 +189,37 @@ mod unwind;
 pub use blocking::unblock;
 pub use executor::{Executor, Handle, all_tasks, block_on, metrics, spawn, try_spawn};
 pub use io::{Async, Ready};
+#[cfg(feature = "macros")]
+pub use looplet_macros::{main, test};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
 pub use time::{call_at, call_later, sleep, sleep_until, timeout};
+
+/// `#[looplet::test]` on a function that is not `async` is a compile error, with a message
+/// that says so:
+///
+/// ```compile_fail
+/// #[looplet::test]
+/// fn not_async() {} // error: #[looplet::test] needs an `async fn`
+/// ```
+///
+/// and so are arguments, and an unknown attribute argument:
+///
+/// ```compile_fail
+/// #[looplet::test]
+/// async fn with_an_argument(n: u32) {}
+/// ```
+///
+/// ```compile_fail
+/// #[looplet::test(flavor = "current_thread")]
+/// async fn tokio_arguments() {}
+/// ```
+///
+/// ```compile_fail
+/// #[looplet::main]
+/// fn main() {}
+/// ```
+#[cfg(all(doctest, feature = "macros"))]
+pub struct MacroDoctests;
 
 /// The README's code blocks, compiled and run as doctests so the front door stays true.
 #[cfg(doctest)]
