@@ -33,21 +33,24 @@ pub(crate) struct Options {
 }
 
 impl Options {
-    /// Reports a slow poll: to the hook, or on stderr (through `tracing` with its feature).
+    /// Reports a slow poll: to the hook, or on stderr (through `tracing` with its feature,
+    /// when a subscriber has been set: otherwise the report would go nowhere).
     pub(super) fn report_slow_poll(&self, report: &SlowPoll<'_>) {
         if let Some(hook) = &self.on_slow_poll {
             hook(report);
             return;
         }
         #[cfg(feature = "tracing")]
-        tracing::warn!(
-            task.id = %report.id,
-            task.name = report.name,
-            task.spawned_at = %report.location,
-            seconds = report.duration.as_secs_f64(),
-            "{report}"
-        );
-        #[cfg(not(feature = "tracing"))]
+        if tracing::dispatcher::has_been_set() {
+            tracing::warn!(
+                task.id = %report.id,
+                task.name = report.name,
+                task.spawned_at = %report.location,
+                seconds = report.duration.as_secs_f64(),
+                "{report}"
+            );
+            return;
+        }
         eprintln!("{report}");
     }
 }

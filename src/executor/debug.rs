@@ -84,8 +84,8 @@ impl fmt::Debug for Info {
 /// A task's poll that took longer than the executor's slow-poll threshold: what asyncio's
 /// debug mode reports as "Executing <Task ...> took 0.250 seconds".
 ///
-/// By default the loop prints it on stderr (through `tracing`, at the `WARN` level, with the
-/// `tracing` feature), in the form its [`Display`](fmt::Display) gives;
+/// By default the loop prints it on stderr, in the form its [`Display`](fmt::Display) gives
+/// (with the `tracing` feature and a subscriber set, it is a `WARN` event instead);
 /// [`Builder::on_slow_poll`](crate::executor::Builder::on_slow_poll) hands it to a function of
 /// yours instead.
 ///
