@@ -313,7 +313,7 @@ fn metrics_of(local: &Local) -> Metrics {
 
 /// The live tasks of the loop running on this thread: asyncio's `all_tasks()`.
 ///
-/// Each [`TaskInfo`] has the task's id, name, the line that spawned it, whether it is queued,
+/// Each [`TaskInfo`](crate::task::TaskInfo) has the task's id, name, the line that spawned it, whether it is queued,
 /// running or waiting, and (for named tasks, and every task under the debug option) how often
 /// it was polled and how old it is. The list [displays](Tasks) as a table: print it from a
 /// watchdog task when the program seems stuck, and see who waits.

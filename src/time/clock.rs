@@ -70,7 +70,8 @@ fn shifted_now() -> Instant {
 ///
 /// - a closure on the blocking pool started by [`unblock`](crate::unblock) (or by
 ///   [`fs`](crate::fs)'s functions, which use it) on this loop, until its [`Task`](crate::Task)
-///   has handed over the result, or is dropped or detached;
+///   has handed over the result (if the `Task` was dropped or detached, until the closure has
+///   returned);
 /// - a child process spawned on this loop, until it is reaped or its `Child` dropped.
 ///
 /// Anything else (a socket whose peer is another process or a thread you started yourself, a
