@@ -65,25 +65,23 @@ fn queued_tasks_show_as_queued_and_unpolled_ones_are_counted() {
 }
 
 #[test]
-fn under_the_debug_option_every_task_is_listed_from_its_spawn_with_its_polls() {
+fn under_the_debug_option_tasks_carry_their_polls_and_the_caller_shows_as_running() {
     let ex = Executor::builder().debug(true).build().unwrap();
     ex.block_on(async {
         let sleeper = task::Builder::new()
             .name("sleeper")
             .spawn(sleep(Duration::from_secs(60)));
         let me = looplet::spawn(async {
+            looplet::yield_now().await; // parks once: registered
             let tasks = looplet::all_tasks();
             let me = tasks.iter().find(|t| t.state == TaskState::Running);
             assert!(me.is_some(), "the caller is known to be running:\n{tasks}");
             tasks.len()
         });
         let tasks = looplet::all_tasks();
-        assert_eq!(tasks.len(), 2, "listed before their first poll");
-        assert!(
-            tasks
-                .iter()
-                .all(|t| t.polls == Some(0) && t.state == TaskState::Queued)
-        );
+        assert_eq!(tasks.len(), 1, "the named task, from its spawn");
+        assert_eq!(tasks.unpolled(), 1);
+        assert_eq!(tasks[0].polls, Some(0));
         assert_eq!(me.await, 2);
         let tasks = looplet::all_tasks();
         assert_eq!(tasks.len(), 1);
@@ -91,6 +89,19 @@ fn under_the_debug_option_every_task_is_listed_from_its_spawn_with_its_polls() {
         assert_eq!(tasks[0].polls, Some(1));
         drop(sleeper);
     });
+}
+
+#[test]
+fn a_slow_first_poll_that_finishes_the_task_is_reported_without_a_location() {
+    let reports = slow_reports(|ex| {
+        ex.block_on(ex.spawn(async { std::thread::sleep(Duration::from_millis(150)) }));
+    });
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    assert!(
+        reports[0].contains(" spawned at ?> took "),
+        "{}",
+        reports[0]
+    );
 }
 
 fn slow_reports(run: impl FnOnce(&Executor)) -> Vec<String> {

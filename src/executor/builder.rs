@@ -24,7 +24,7 @@ type SlowPollHook = Box<dyn Fn(&SlowPoll<'_>)>;
 
 /// The options of one executor, fixed when it is built.
 pub(crate) struct Options {
-    /// Record every task (name, polls, age) from its spawn, time its polls, and keep the
+    /// Record every task (polls, age), time its polls, and keep the
     /// metrics that need clock readings.
     pub(super) debug: bool,
     /// With `debug`: report polls longer than this.
@@ -70,8 +70,7 @@ impl fmt::Debug for Options {
 /// Every option is off by default and costs nothing then. They are:
 ///
 /// - [`debug`](Builder::debug): asyncio's debug mode. Every task records its name, polls and
-///   age from its spawn (the task dump, [`all_tasks`](crate::all_tasks), then lists every
-///   task in full), every poll is timed and one that takes longer than the slow-poll threshold
+///   age (the task dump, [`all_tasks`](crate::all_tasks), then shows them), every poll is timed and one that takes longer than the slow-poll threshold
 ///   (100 ms unless set) is reported, and the metrics that need clock readings are kept.
 ///   Also on when the environment has `LOOPLET_DEBUG=1` (read once, as the executor is built).
 /// - [`slow_poll_threshold`](Builder::slow_poll_threshold) and
@@ -121,9 +120,10 @@ impl Builder {
 
     /// Turns the debug option on or off, whatever `LOOPLET_DEBUG` says.
     ///
-    /// On, every task carries a record (its name, how often it was polled, when it was
-    /// spawned) and is registered from its spawn, so [`all_tasks`](crate::all_tasks) lists
-    /// each one in full; every poll is timed, and one longer than the
+    /// On, every task carries a record (how often it was polled, and since when it is known:
+    /// its spawn for a named task, its first park for a plain one, which registers then as it
+    /// always does, so that spawning costs the same with the option on or off), and
+    /// [`all_tasks`](crate::all_tasks) lists polls and ages; every poll is timed, and one longer than the
     /// [slow-poll threshold](Builder::slow_poll_threshold) is reported; the metrics
     /// [`queue_depth_max`](crate::executor::Metrics::queue_depth_max),
     /// [`time_asleep`](crate::executor::Metrics::time_asleep) and
@@ -137,10 +137,10 @@ impl Builder {
     /// let ex = looplet::Executor::builder().debug(true).build()?;
     /// ex.block_on(async {
     ///     let task = looplet::spawn(std::future::pending::<()>());
-    ///     // Listed with its polls and age before it has ever run.
+    ///     looplet::yield_now().await; // it runs once, and parks
     ///     let tasks = looplet::all_tasks();
     ///     assert_eq!(tasks.len(), 1);
-    ///     assert_eq!(tasks[0].polls, Some(0));
+    ///     assert_eq!(tasks[0].polls, Some(1));
     ///     drop(task);
     /// });
     /// # std::io::Result::Ok(())

@@ -38,25 +38,30 @@ impl Info {
 
 /// Runs a task's job under the debug option: counts the poll, times it, and reports it if it
 /// took longer than the slow-poll threshold.
+///
+/// A task spawned plainly gets its record when it first parks, that is, during its first
+/// poll: it is looked up again after the poll. One that finishes in its first poll never has
+/// one, and a slow first poll of it is reported without its name or spawn line.
 pub(super) fn run_observed(local: &Local, runnable: Runnable) {
     let id = TaskId::of(&runnable.waker());
-    let key = local.observed.borrow().get(&id).copied();
-    let record = key.and_then(|key| {
+    let record = |local: &Local| {
+        let key = local.observed.borrow().get(&id).copied()?;
         let parked = local.parked.borrow();
         let entry = parked.get(key)?;
         Some((entry.info.clone()?, entry.location))
-    });
-    let Some((info, location)) = record else {
-        // Not spawned on this loop under the debug option (it cannot be, today).
-        runnable.run();
-        return;
     };
-    info.polls.set(info.polls.get() + 1);
-    info.running.set(true);
+    let before = record(local);
+    if let Some((info, _)) = &before {
+        info.running.set(true);
+    }
     let started = Instant::now();
     runnable.run();
     let took = started.elapsed();
-    info.running.set(false);
+    let record = before.or_else(|| record(local));
+    if let Some((info, _)) = &record {
+        info.polls.set(info.polls.get() + 1);
+        info.running.set(false);
+    }
     let max = &local.counters.queue_max;
     max.set(max.get().max(local.queue.borrow().len()));
     if let Some(threshold) = local.options.slow_poll
@@ -64,8 +69,8 @@ pub(super) fn run_observed(local: &Local, runnable: Runnable) {
     {
         let report = SlowPoll {
             id,
-            name: info.name.as_deref(),
-            location,
+            name: record.as_ref().and_then(|(info, _)| info.name.as_deref()),
+            location: record.as_ref().map(|&(_, location)| location),
             duration: took,
         };
         local.options.report_slow_poll(&report);
@@ -119,8 +124,9 @@ pub struct SlowPoll<'a> {
     pub id: TaskId,
     /// Its name, if it was given one.
     pub name: Option<&'a str>,
-    /// Where it was spawned.
-    pub location: &'static std::panic::Location<'static>,
+    /// Where it was spawned; `None` for a task that finished in its first poll (it never
+    /// registered: see [`Builder::debug`](crate::executor::Builder::debug)).
+    pub location: Option<&'static std::panic::Location<'static>>,
     /// How long the poll took.
     pub duration: Duration,
 }
@@ -131,13 +137,12 @@ impl fmt::Display for SlowPoll<'_> {
         if let Some(name) = self.name {
             write!(f, "name='{name}' ")?;
         }
-        write!(
-            f,
-            "id={} spawned at {}> took {:.3} seconds",
-            self.id,
-            self.location,
-            self.duration.as_secs_f64()
-        )
+        write!(f, "id={} spawned at ", self.id)?;
+        match self.location {
+            Some(location) => write!(f, "{location}")?,
+            None => f.write_str("?")?,
+        }
+        write!(f, "> took {:.3} seconds", self.duration.as_secs_f64())
     }
 }
 
@@ -181,9 +186,10 @@ impl fmt::Display for TaskState {
 /// One live task in a [`Tasks`] list.
 ///
 /// `age` is known for a task spawned with a name
-/// ([`task::Builder::name`](crate::task::Builder::name)) and for every task under the
-/// executor's debug option, `polls` under the debug option only; they are `None` otherwise, so
-/// that a plain task, and a poll, cost nothing for them.
+/// ([`task::Builder::name`](crate::task::Builder::name)) and, under the executor's debug
+/// option, for every task (counted from its first park if it was spawned plainly); `polls`
+/// under the debug option only. They are `None` otherwise, so that a plain task, and a poll,
+/// cost nothing for them.
 ///
 /// # Examples
 ///
@@ -222,10 +228,10 @@ pub struct TaskInfo {
 /// [`Executor::all_tasks`](crate::Executor::all_tasks).
 ///
 /// It derefs to a slice of [`TaskInfo`], and displays as a table, one task a line, for a
-/// program stuck in a hang to print. Listed are the tasks that have been polled and are still
-/// alive, plus, from their spawn, the named and debug-mode ones; tasks spawned plainly that
-/// have not run yet are only counted ([`Tasks::unpolled`]): what they will wait on is not
-/// known yet either.
+/// program stuck in a hang to print. Listed are the tasks that have parked (returned
+/// `Pending`) and are still alive, plus, from their spawn, the named ones; tasks spawned
+/// plainly that have not run yet are only counted ([`Tasks::unpolled`]): what they will wait
+/// on is not known yet either.
 ///
 /// # Examples
 ///
@@ -248,8 +254,8 @@ pub struct Tasks {
 }
 
 impl Tasks {
-    /// How many tasks, spawned without a name and outside the debug option, are queued and
-    /// have not been polled yet (they are not in the list).
+    /// How many tasks, spawned without a name, are queued and have not been polled yet (they
+    /// are not in the list).
     ///
     /// # Examples
     ///

@@ -8,8 +8,8 @@
 //! The registry is also what the task dump reads ([`crate::all_tasks`]): each entry has the
 //! line that spawned the task (which every task carries: 8 bytes) and, for a task spawned with
 //! a name or under the debug option, its [`Info`] (name, age, and under the debug option its
-//! polls). Those tasks register as they are spawned, so the dump shows them before their first
-//! poll. Nothing here runs per poll: the debug option's counting and timing is done by the run
+//! polls). Named tasks register as they are spawned, so the dump shows them before their first
+//! poll; the others, debug option or not, when they first park. Nothing here runs per poll: the debug option's counting and timing is done by the run
 //! loop, in a copy of it that only the debug option runs.
 
 use std::fmt;

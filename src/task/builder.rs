@@ -119,10 +119,7 @@ impl Builder {
         F::Output: 'static,
     {
         with_current(|local| match local {
-            Some(local) => {
-                local.counters.spawned.set(local.counters.spawned.get() + 1);
-                Ok(local.spawn_observed(future, location, self.name))
-            }
+            Some(local) => Ok(local.spawn_with(future, location, true, self.name)),
             None => Err(SpawnError::new(SpawnErrorKind::NoLoop, future)),
         })
     }
