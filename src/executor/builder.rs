@@ -45,7 +45,7 @@ impl Options {
             tracing::warn!(
                 task.id = %report.id,
                 task.name = report.name,
-                task.spawned_at = %report.location,
+                task.spawned_at = report.location.map(tracing::field::display),
                 seconds = report.duration.as_secs_f64(),
                 "{report}"
             );
