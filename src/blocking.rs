@@ -3,6 +3,9 @@
 use std::future::Future;
 
 use crate::Task;
+use crate::executor::Hold;
+use crate::task::Outcome;
+use crate::unwind::catch;
 
 /// Runs a blocking closure on a thread pool and returns a [`Task`] for its result.
 ///
@@ -79,7 +82,11 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    Task::from_pool(::blocking::unblock(f))
+    // The loop this was called on (if any) knows the job is out, until its result is in:
+    // a paused clock does not jump meanwhile. A panic is caught on the pool thread (after the
+    // hook has printed it) and resumed in the awaiter.
+    let hold = Hold::current();
+    Task::from_pool(::blocking::unblock(move || (Outcome::new(catch(f)), hold)))
 }
 
 /// Drives `future` to completion on the pool, in the background.

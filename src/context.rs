@@ -5,7 +5,9 @@
 //! platform seam. The rest of the crate asks it for narrow handles: the executor for the loop
 //! itself ([`current_rc`]), a socket for the loop's [`Reactor`] ([`current_reactor`]), a timer
 //! for its [`Timers`] ([`with_timers`]). A socket or a timer keeps the handle to its own
-//! driver, never the whole loop.
+//! driver, never the whole loop. One more thread-local counts the loops whose clock was
+//! paused, so that reading the clock costs nothing more than `Instant::now()` while none is
+//! ([`any_clock_shifted`]).
 
 use std::cell::Cell;
 use std::ptr;
@@ -23,6 +25,22 @@ thread_local! {
     /// Non-null only while an [`Enter`] guard is alive; it then points into the `Rc<Local>`
     /// that the guard borrows, so the `Local` outlives every dereference made while it is set.
     static CURRENT: Cell<*const Local> = const { Cell::new(ptr::null()) };
+
+    /// How many loops on this thread have a clock that is not plain real time (paused, or
+    /// resumed away from it): while none has, reading a loop's clock is `Instant::now()`.
+    static SHIFTED_CLOCKS: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether any loop on this thread has a paused (or once paused) clock.
+#[inline]
+pub(crate) fn any_clock_shifted() -> bool {
+    SHIFTED_CLOCKS.with(Cell::get) != 0
+}
+
+/// Counts a loop's clock leaving real time (`1`) or a shifted clock going away (`-1`).
+pub(crate) fn shift_clocks(delta: isize) {
+    // `try_with`: a loop dropped while the thread's locals are torn down has nobody to tell.
+    let _ = SHIFTED_CLOCKS.try_with(|n| n.set(n.get().wrapping_add_signed(delta)));
 }
 
 /// Runs `f` with the loop running on this thread, if there is one.

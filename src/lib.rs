@@ -39,6 +39,14 @@
 //! - [`process`] runs child processes whose exit, stdin, stdout and stderr are awaited on the
 //!   loop (asyncio's `create_subprocess_exec`), and [`signal`] delivers Unix signals to it:
 //!   [`signal::ctrl_c`] and a stream of chosen signals (`loop.add_signal_handler`).
+//! - [`test`] and [`main`] (`#[looplet::test]`, `#[looplet::main]`) run an `async fn` on a
+//!   fresh loop. [`time::pause`] (or `#[looplet::test(start_paused = true)]`) gives the loop
+//!   virtual time: with nothing to run it jumps to the next timer, so time-dependent tests run
+//!   at once and in a fixed order; [`time::advance`] and [`time::now`] drive and read it.
+//! - [`all_tasks`] lists the live tasks (asyncio's `all_tasks()`): name
+//!   ([`task::Builder`]), spawn location, state; `LOOPLET_DEBUG=1` or
+//!   [`executor::Builder::debug`] reports polls slower than 100 ms (asyncio's debug mode), and
+//!   [`Executor::metrics`] counts what the loop did.
 //! - [`unblock`] runs a blocking closure on a thread pool and returns a [`Task`] for its
 //!   result: asyncio's `run_in_executor`. The pool's threads start only when it is used.
 //!   [`fs`] reads and writes files through it (`read`, `write`, [`fs::File`], ...), and
@@ -116,6 +124,25 @@
 //! future that finishes first costs an O(1) insert and remove; around one that is ready at
 //! once, one clock reading.
 //!
+//! **Virtual time.** Every clock reading of the time module goes through one function,
+//! [`time::now`], which shows the loop's clock. [`time::pause`] freezes it; then, when the run
+//! queue is empty, the loop polls its reactor without waiting and, if nothing arrived and no
+//! work it knows of is still out (a pool job started by [`unblock`] until its result is handed
+//! over, a child process until it is reaped: each holds an atomic count on the loop's shared
+//! part), it moves the clock to the next timer's deadline and fires it, instead of sleeping.
+//! The wheel knows only ticks, so while paused the exact deadline of each timer armed is kept
+//! beside it, and a jump lands on the deadline itself. A socket fed by a thread or process the
+//! loop cannot see does not hold the clock: that is the rule, and a test pins it.
+//!
+//! **Off means free.** What debugging costs is paid only by those who ask. Every task carries
+//! the line that spawned it (8 bytes); a name, an age, poll counts and poll timing live in the
+//! parked-task registry's entry, only for tasks spawned with a name or under the debug option.
+//! The debug option's timing is a test of a register per job in the run loop; the always-on
+//! metrics are `Cell` increments where the loop already branches, and the poll count is added
+//! up only when the loop looks outside its queue. A clock that was never paused costs one
+//! thread-local test per reading. The `tracing` spans are compiled out without the feature.
+//! callgrind counts the instructions per spawn, yield and timeout to keep this true.
+//!
 //! **How IO is waited on.** Each socket is registered once, edge-triggered (with
 //! `EPOLLRDHUP`), with the loop that first waits on it; the loop keeps its readiness in a flag
 //! per direction, cleared when an operation returns `WouldBlock` or when a transfer comes back
@@ -173,7 +200,7 @@
 mod blocking;
 pub mod channel;
 mod context;
-mod executor;
+pub mod executor;
 pub mod fs;
 pub mod io;
 pub mod net;
@@ -184,17 +211,46 @@ mod slab;
 
 pub mod sync;
 mod sys;
-mod task;
+pub mod task;
 pub mod task_group;
 pub mod time;
 mod unwind;
 
 pub use blocking::unblock;
-pub use executor::{Executor, Handle, block_on, spawn, try_spawn};
+pub use executor::{Executor, Handle, all_tasks, block_on, metrics, spawn, try_spawn};
 pub use io::{Async, Ready};
+#[cfg(feature = "macros")]
+pub use looplet_macros::{main, test};
 pub use task::{SpawnError, SpawnErrorKind, Task, YieldNow, yield_now};
 pub use task_group::TaskGroup;
 pub use time::{call_at, call_later, sleep, sleep_until, timeout};
+
+/// `#[looplet::test]` on a function that is not `async` is a compile error, with a message
+/// that says so:
+///
+/// ```compile_fail
+/// #[looplet::test]
+/// fn not_async() {} // error: #[looplet::test] needs an `async fn`
+/// ```
+///
+/// and so are arguments, and an unknown attribute argument:
+///
+/// ```compile_fail
+/// #[looplet::test]
+/// async fn with_an_argument(n: u32) {}
+/// ```
+///
+/// ```compile_fail
+/// #[looplet::test(flavor = "current_thread")]
+/// async fn tokio_arguments() {}
+/// ```
+///
+/// ```compile_fail
+/// #[looplet::main]
+/// fn main() {}
+/// ```
+#[cfg(all(doctest, feature = "macros"))]
+pub struct MacroDoctests;
 
 /// The README's code blocks, compiled and run as doctests so the front door stays true.
 #[cfg(doctest)]

@@ -1,17 +1,83 @@
-//! Task handles, the spawn error, and `yield_now`.
+//! Tasks: [`Task`] handles, the task [`Builder`] (names), what the task dump shows of each
+//! task ([`TaskInfo`], from [`all_tasks`](crate::all_tasks)), the spawn error, and
+//! [`yield_now`].
+//!
+//! Every task knows the line that spawned it (`spawn`, `Handle::spawn`, `Executor::spawn` and
+//! `Builder::spawn` are `#[track_caller]`): the task dump and the slow-poll report name it.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use looplet::task::{self, TaskState};
+//!
+//! looplet::block_on(async {
+//!     let conn = task::Builder::new()
+//!         .name("conn 42")
+//!         .spawn(looplet::sleep(Duration::from_secs(60)));
+//!     looplet::yield_now().await;
+//!     let tasks = looplet::all_tasks();
+//!     assert_eq!(tasks[0].name.as_deref(), Some("conn 42"));
+//!     assert_eq!(tasks[0].state, TaskState::Waiting);
+//!     drop(conn);
+//! });
+//! ```
+
+mod builder;
 
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::resume_unwind;
+use std::panic::{Location, resume_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_core::FusedFuture;
 
-use crate::executor::Shared;
+pub use crate::executor::debug::{TaskInfo, TaskState, Tasks};
+use crate::executor::{Hold, Shared};
 use crate::unwind::{Payload, drop_guarded, drop_payload};
+pub use builder::Builder;
+
+/// Where a task was spawned.
+pub(crate) type Origin = &'static Location<'static>;
+
+/// A task's id: unique among the live tasks of a process.
+///
+/// It is the address of the task's allocation, so it costs nothing to keep, and a finished
+/// task's id may be given to a task spawned later (as with Python's `id()`). It displays in
+/// hexadecimal, like a pointer.
+///
+/// # Examples
+///
+/// ```
+/// looplet::block_on(async {
+///     let a = looplet::spawn(std::future::pending::<()>());
+///     let b = looplet::spawn(std::future::pending::<()>());
+///     looplet::yield_now().await;
+///     let tasks = looplet::all_tasks();
+///     assert_ne!(tasks[0].id, tasks[1].id);
+///     assert!(tasks[0].id.to_string().starts_with("0x"));
+///     drop((a, b));
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId(usize);
+
+impl TaskId {
+    /// The id of the task that `waker` wakes (an async-task waker: its data is the task).
+    #[inline]
+    pub(crate) fn of(waker: &Waker) -> TaskId {
+        TaskId(waker.data() as usize)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
 
 /// A handle to a spawned task: await it for the task's output.
 ///
@@ -58,12 +124,30 @@ pub struct Task<T> {
 
 /// Where a task runs: on a loop, or on the blocking pool ([`unblock`](crate::unblock)).
 ///
-/// A loop's task hands back an [`Outcome`] (looplet catches its panics); the pool's is built
-/// by blocking with async-task's `propagate_panic`, so its panic resumes in the awaiter inside
-/// async-task's poll. Only the loop's tasks can end unfinished (when their loop is dropped).
+/// Both hand back an [`Outcome`] (looplet catches their panics). Only the loop's tasks can end
+/// unfinished (when their loop is dropped).
 enum Inner<T> {
     Loop(async_task::FallibleTask<Outcome<T>, Arc<Shared>>),
-    Pool(async_task::FallibleTask<T>),
+    Pool(async_task::FallibleTask<PoolOutput<T>>),
+}
+
+/// What a pool job hands back: its outcome, and the hold on the loop that started it (so that
+/// a paused clock cannot jump before the result is in the loop's hands; see `time::pause`).
+pub(crate) type PoolOutput<T> = (Outcome<T>, Option<Hold>);
+
+/// Polls a pool job's task (out of line: the loop's own tasks are the hot path).
+#[inline(never)]
+fn poll_pool<T>(
+    task: &mut async_task::FallibleTask<PoolOutput<T>>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    Pin::new(task).poll(cx).map(|out| out.map(pool_output))
+}
+
+/// The output of a pool job, once the hold is let go.
+fn pool_output<T>((outcome, hold): PoolOutput<T>) -> T {
+    drop(hold);
+    outcome.into_output()
 }
 
 impl<T> Task<T> {
@@ -74,7 +158,7 @@ impl<T> Task<T> {
         }
     }
 
-    pub(crate) fn from_pool(inner: async_task::Task<T>) -> Task<T> {
+    pub(crate) fn from_pool(inner: async_task::Task<PoolOutput<T>>) -> Task<T> {
         Task {
             inner: Inner::Pool(inner.fallible()),
             done: false,
@@ -124,7 +208,7 @@ impl<T> Task<T> {
     pub async fn cancel(self) -> Option<T> {
         match self.inner {
             Inner::Loop(task) => task.cancel().await.map(Outcome::into_output),
-            Inner::Pool(task) => task.cancel().await,
+            Inner::Pool(task) => task.cancel().await.map(pool_output),
         }
     }
 
@@ -158,7 +242,7 @@ impl<T> Future for Task<T> {
                 Poll::Ready(outcome) => Poll::Ready(outcome.map(Outcome::into_output)),
                 Poll::Pending => Poll::Pending,
             },
-            Inner::Pool(task) => Pin::new(task).poll(cx),
+            Inner::Pool(task) => poll_pool(task, cx),
         };
         match output {
             Poll::Ready(Some(output)) => {

@@ -1,10 +1,14 @@
-//! The loop's API: [`Executor`], [`Handle`], [`block_on`], [`spawn`].
+//! The event loop: [`Executor`] and its [`Builder`], [`Handle`], [`block_on`], [`spawn`], and
+//! what a loop tells about itself ([`Metrics`], [`SlowPoll`] reports).
 //!
 //! One [`Executor`] owns a `Local` (run queue, parked-task registry, reactor, timers: all plain
-//! `Cell`/`RefCell`, used only on its thread; [`run`]) and an `Arc<Shared>` (the queue that
-//! other threads push wakes into, and the notifier that wakes the loop; [`wake`]). The loop
-//! that runs on this thread is found through [`crate::context`].
+//! `Cell`/`RefCell`, used only on its thread) and an `Arc<Shared>` (the queue that
+//! other threads push wakes into, and the notifier that wakes the loop). The loop
+//! that runs on this thread is found through the crate's `context` module.
 
+mod builder;
+pub(crate) mod debug;
+mod metrics;
 mod parked;
 mod run;
 mod wake;
@@ -12,16 +16,18 @@ mod wake;
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::panic::Location;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 
+pub use builder::Builder;
+pub use debug::SlowPoll;
+use debug::Tasks;
+pub use metrics::Metrics;
 pub(crate) use run::Local;
-pub(crate) use wake::Shared;
+pub(crate) use wake::{Hold, Shared};
 
 use crate::context::{current_rc, with_current};
-use crate::reactor::Reactor;
-use crate::sys::Notifier;
-use crate::task::{SpawnError, SpawnErrorKind, Task};
+use crate::task::{Origin, SpawnError, SpawnErrorKind, Task};
 
 /// A single-threaded event loop: asyncio's `loop`, gevent's hub.
 ///
@@ -100,11 +106,21 @@ impl Executor {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn try_new() -> io::Result<Executor> {
-        let shared = Arc::new(Shared::new(Notifier::new()?));
-        let reactor = Reactor::new(&shared.notifier)?;
-        Ok(Executor {
-            local: Rc::new(Local::new(shared, reactor)),
-        })
+        Builder::new().build()
+    }
+
+    /// A [`Builder`] for an executor with options: the debug option, slow-poll reports, a
+    /// paused clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = looplet::Executor::builder().start_paused(true).build()?;
+    /// # let _ = ex;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn builder() -> Builder {
+        Builder::new()
     }
 
     /// Spawns a task onto this executor; it runs when the executor runs.
@@ -122,12 +138,66 @@ impl Executor {
     /// let task = ex.spawn(async move { *shared * 2 });
     /// assert_eq!(ex.block_on(task), 10);
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> Task<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        self.local.spawn(future)
+        self.local.spawn(future, Location::caller())
+    }
+
+    /// The executor's live tasks: what [`looplet::all_tasks`](crate::all_tasks) gives from
+    /// inside the loop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = looplet::Executor::new();
+    /// let task = ex.spawn(std::future::pending::<()>());
+    /// ex.try_tick(); // it runs, and waits forever
+    /// let tasks = ex.all_tasks();
+    /// assert_eq!(tasks.len(), 1);
+    /// assert_eq!(tasks[0].state, looplet::task::TaskState::Waiting);
+    /// drop(task);
+    /// ```
+    pub fn all_tasks(&self) -> Tasks {
+        debug::all_tasks(&self.local)
+    }
+
+    /// Prints the executor's live tasks on stderr, as a table: id, state, polls, age, name and
+    /// the line that spawned each. What a program stuck in a hang prints to see who waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = looplet::Executor::new();
+    /// let task = ex.spawn(std::future::pending::<()>());
+    /// ex.try_tick();
+    /// ex.dump(); // looplet: 1 tasks (0 queued, 0 running, 1 waiting), ...
+    /// drop(task);
+    /// ```
+    pub fn dump(&self) {
+        eprint!("{}", self.all_tasks());
+    }
+
+    /// A snapshot of the executor's counters.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let ex = looplet::Executor::new();
+    /// ex.block_on(async {
+    ///     for _ in 0..3 {
+    ///         looplet::spawn(looplet::yield_now()).await;
+    ///     }
+    /// });
+    /// let metrics = ex.metrics();
+    /// assert_eq!(metrics.tasks_spawned, 3);
+    /// assert_eq!(metrics.tasks_alive, 0);
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        metrics_of(&self.local)
     }
 
     /// A cheap, clonable handle that spawns onto this executor later.
@@ -224,8 +294,85 @@ impl fmt::Debug for Executor {
             .field("parked", &self.local.parked.borrow().len())
             .field("running", &self.local.is_running())
             .field("timers", &self.local.timers.len())
+            .field("options", &self.local.options)
             .finish()
     }
+}
+
+fn metrics_of(local: &Local) -> Metrics {
+    let now = metrics::Now {
+        alive: debug::alive(local),
+        queued: local.queue.borrow().len(),
+        io_events: local.reactor.events(),
+        timers_armed: local.timers.len(),
+        timers_started: local.timers.started(),
+        timers_fired: local.timers.fired(),
+    };
+    local.counters.snapshot(now, local.options.debug)
+}
+
+/// The live tasks of the loop running on this thread: asyncio's `all_tasks()`.
+///
+/// Each [`TaskInfo`](crate::task::TaskInfo) has the task's id, name, the line that spawned it, whether it is queued,
+/// running or waiting, and (for named tasks, and every task under the debug option) how often
+/// it was polled and how old it is. The list [displays](Tasks) as a table: print it from a
+/// watchdog task when the program seems stuck, and see who waits.
+///
+/// # Panics
+///
+/// If no looplet loop is running on this thread ([`Executor::all_tasks`] works from outside).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// looplet::block_on(async {
+///     let worker = looplet::task::Builder::new()
+///         .name("conn 42")
+///         .spawn(looplet::sleep(Duration::from_secs(60)));
+///     looplet::yield_now().await;
+///     for task in looplet::all_tasks().iter() {
+///         println!("{} {:?} spawned at {}", task.id, task.name, task.location);
+///     }
+///     print!("{}", looplet::all_tasks()); // the table
+///     drop(worker);
+/// });
+/// ```
+#[track_caller]
+pub fn all_tasks() -> Tasks {
+    with_current(|local| match local {
+        Some(local) => debug::all_tasks(local),
+        None => panic!(
+            "looplet::all_tasks called with no looplet loop running on this thread; call it \
+             from inside looplet::block_on, or use Executor::all_tasks"
+        ),
+    })
+}
+
+/// A snapshot of the counters of the loop running on this thread ([`Executor::metrics`]).
+///
+/// # Panics
+///
+/// If no looplet loop is running on this thread.
+///
+/// # Examples
+///
+/// ```
+/// looplet::block_on(async {
+///     looplet::spawn(async {}).await;
+///     assert_eq!(looplet::metrics().tasks_spawned, 1);
+/// });
+/// ```
+#[track_caller]
+pub fn metrics() -> Metrics {
+    with_current(|local| match local {
+        Some(local) => metrics_of(local),
+        None => panic!(
+            "looplet::metrics called with no looplet loop running on this thread; call it \
+             from inside looplet::block_on, or use Executor::metrics"
+        ),
+    })
 }
 
 /// A cheap, clonable handle to an [`Executor`], for library code that spawns later.
@@ -318,7 +465,7 @@ impl Handle {
         F: Future + 'static,
         F::Output: 'static,
     {
-        match self.try_spawn(future) {
+        match self.try_spawn_at(future, Location::caller()) {
             Ok(task) => task,
             Err(err) => panic!("looplet: Handle::spawn failed: {err}"),
         }
@@ -339,13 +486,22 @@ impl Handle {
     /// let err = handle.try_spawn(async { 1 }).unwrap_err();
     /// assert_eq!(err.kind(), looplet::SpawnErrorKind::Closed);
     /// ```
+    #[track_caller]
     pub fn try_spawn<F>(&self, future: F) -> Result<Task<F::Output>, SpawnError<F>>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
+        self.try_spawn_at(future, Location::caller())
+    }
+
+    fn try_spawn_at<F>(&self, future: F, location: Origin) -> Result<Task<F::Output>, SpawnError<F>>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
         match self.local.upgrade() {
-            Some(local) => Ok(local.spawn(future)),
+            Some(local) => Ok(local.spawn(future, location)),
             None => Err(SpawnError::new(SpawnErrorKind::Closed, future)),
         }
     }
@@ -410,7 +566,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    match try_spawn(future) {
+    match try_spawn_at(future, Location::caller()) {
         Ok(task) => task,
         Err(err) => panic!("looplet::spawn: {err}"),
     }
@@ -431,13 +587,23 @@ where
 ///     assert_eq!(task.await, 1);
 /// });
 /// ```
+#[track_caller]
 pub fn try_spawn<F>(future: F) -> Result<Task<F::Output>, SpawnError<F>>
 where
     F: Future + 'static,
     F::Output: 'static,
 {
+    try_spawn_at(future, Location::caller())
+}
+
+#[inline]
+fn try_spawn_at<F>(future: F, location: Origin) -> Result<Task<F::Output>, SpawnError<F>>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
     with_current(|local| match local {
-        Some(local) => Ok(local.spawn(future)),
+        Some(local) => Ok(local.spawn(future, location)),
         None => Err(SpawnError::new(SpawnErrorKind::NoLoop, future)),
     })
 }

@@ -4,7 +4,15 @@
 //! a clone of its waker in the loop's registry, so that dropping the executor can reach every
 //! task still alive, wherever its waker went ([`drop_all`]). A task that completes on its
 //! first poll never touches the registry.
+//!
+//! The registry is also what the task dump reads ([`crate::all_tasks`]): each entry has the
+//! line that spawned the task (which every task carries: 8 bytes) and, for a task spawned with
+//! a name or under the debug option, its [`Info`] (name, age, and under the debug option its
+//! polls). Named tasks register as they are spawned, so the dump shows them before their first
+//! poll; the others, debug option or not, when they first park. Nothing here runs per poll: the debug option's counting and timing is done by the run
+//! loop, in a copy of it that only the debug option runs.
 
+use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -13,10 +21,31 @@ use std::task::{Context, Poll, Waker};
 use pin_project_lite::pin_project;
 
 use super::Local;
+use super::debug::Info;
 use crate::context::{Enter, current_rc};
 use crate::slab::Key;
-use crate::task::Outcome;
+use crate::task::{Origin, Outcome};
 use crate::unwind::{catch, run_guarded};
+
+/// A task in the registry.
+pub(crate) struct Entry {
+    /// The task's waker: waking it brings the task back to be dropped with the executor. Its
+    /// data pointer is the task's id.
+    pub(super) waker: Waker,
+    /// Where the task was spawned.
+    pub(super) location: Origin,
+    /// What a named or debug-mode task records.
+    pub(super) info: Option<Rc<Info>>,
+}
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Entry")
+            .field("location", &self.location)
+            .field("info", &self.info)
+            .finish_non_exhaustive()
+    }
+}
 
 pin_project! {
     /// Every task's future, wrapped so that a task that parks is known to the executor, and so
@@ -34,6 +63,8 @@ pin_project! {
         #[pin]
         future: Option<F>,
         parked: Option<(Rc<Local>, Key)>,
+        // Where the task was spawned.
+        location: Origin,
     }
 
     impl<F> PinnedDrop for Tracked<F> {
@@ -43,8 +74,8 @@ pin_project! {
                 run_guarded(|| this.future.set(None));
             }
             if let Some((local, key)) = this.parked.take() {
-                let waker = local.unpark(key);
-                drop(waker);
+                let entry = local.unpark(key);
+                drop(entry);
             }
         }
     }
@@ -54,6 +85,10 @@ impl<F: Future> Future for Tracked<F> {
     type Output = Outcome<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<F::Output>> {
+        #[cfg(feature = "tracing")]
+        let _span =
+            tracing::trace_span!("looplet::poll", task = %crate::task::TaskId::of(cx.waker()))
+                .entered();
         let this = self.project();
         let mut future = this.future;
         let polled = catch(|| {
@@ -73,7 +108,7 @@ impl<F: Future> Future for Tracked<F> {
                 if this.parked.is_none()
                     && let Some(local) = current_rc()
                 {
-                    let key = local.park_waker(cx.waker());
+                    let key = local.park_waker(cx.waker(), this.location);
                     *this.parked = Some((local, key));
                 }
                 return Poll::Pending;
@@ -93,11 +128,17 @@ impl<F: Future> Future for Tracked<F> {
 }
 
 impl<F> Tracked<F> {
-    /// Wraps a task's future.
-    pub(super) fn new(future: F) -> Tracked<F> {
+    /// Wraps a task's future, spawned at `location`; `registered` is the loop and key of a
+    /// task registered as it was spawned.
+    pub(super) fn new(
+        future: F,
+        location: Origin,
+        registered: Option<(Rc<Local>, Key)>,
+    ) -> Tracked<F> {
         Tracked {
             future: Some(future),
-            parked: None,
+            parked: registered,
+            location,
         }
     }
 }

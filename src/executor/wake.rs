@@ -10,7 +10,7 @@
 
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Wake;
 
 use concurrent_queue::ConcurrentQueue;
@@ -33,6 +33,52 @@ pub(crate) struct Shared {
     pub(super) main_woken: AtomicBool,
     /// Wakes the loop if it sleeps in its poller.
     pub(crate) notifier: Notifier,
+    /// Work outside the loop that will come back to it ([`Hold`]s alive): while there is any,
+    /// a paused clock does not jump.
+    outstanding: AtomicUsize,
+}
+
+/// Work outside the loop that the loop knows will come back to it: a pool job started by
+/// `unblock`, a child process. While one is alive the loop's paused clock does not jump
+/// (see `time::pause`).
+///
+/// The holder drops it once the result is in the loop's hands (a `Task` that has handed over
+/// its output, a child reaped), so a jump can never slip in between a result's arrival and the
+/// wake that delivers it.
+pub(crate) struct Hold(Arc<Shared>);
+
+impl Hold {
+    /// A hold on the loop running on this thread, if there is one.
+    pub(crate) fn current() -> Option<Hold> {
+        with_current(|local| {
+            local.map(|local| {
+                local.shared.outstanding.fetch_add(1, Ordering::Relaxed);
+                Hold(local.shared.clone())
+            })
+        })
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        if shared.outstanding.fetch_sub(1, Ordering::Release) == 1 {
+            // The last hold let go away from its loop, which may be waiting for it: let it
+            // look again. (On the loop's own thread, its next turn looks anyway.)
+            let here = with_current(|local| {
+                local.is_some_and(|local| ptr::eq(Arc::as_ptr(&local.shared), Arc::as_ptr(shared)))
+            });
+            if !here {
+                shared.notifier.notify();
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hold").finish_non_exhaustive()
+    }
 }
 
 impl Shared {
@@ -94,6 +140,12 @@ impl Shared {
             remote: ConcurrentQueue::unbounded(),
             main_woken: AtomicBool::new(false),
             notifier,
+            outstanding: AtomicUsize::new(0),
         }
+    }
+
+    /// Whether work outside the loop is still on its way back to it ([`Hold`]).
+    pub(super) fn has_outstanding(&self) -> bool {
+        self.outstanding.load(Ordering::Acquire) != 0
     }
 }

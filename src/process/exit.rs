@@ -32,6 +32,7 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 
 use rustix::io::Errno;
 
+use crate::executor::Hold;
 use crate::io::Async;
 use crate::reactor::{Kind, READ};
 use crate::signal::{SIGCHLD, Signals};
@@ -112,6 +113,9 @@ pub(crate) struct Exit {
     kill_on_drop: bool,
     /// This is a reaper's own `Exit`: dropping it never spawns another reaper.
     detached: bool,
+    /// Until the child is reaped, the loop it was spawned on knows its exit is still to come:
+    /// a paused clock does not jump past it (see `time::pause`).
+    hold: Option<Hold>,
 }
 
 impl Exit {
@@ -139,6 +143,7 @@ impl Exit {
             status: None,
             kill_on_drop,
             detached: false,
+            hold: Hold::current(),
         }
     }
 
@@ -193,6 +198,7 @@ impl Exit {
         self.status = Some(status);
         // Closes the pidfd (or lets go of the SIGCHLD listener) now rather than at drop.
         self.watch = Watch::Done;
+        self.hold = None;
         reap_orphans();
     }
 
@@ -266,6 +272,8 @@ impl Drop for Exit {
             status: None,
             kill_on_drop: false,
             detached: true,
+            // A child nobody waits for any more does not hold a paused clock.
+            hold: None,
         };
         let reap = async move {
             let mut reaper = reaper;

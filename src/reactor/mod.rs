@@ -47,7 +47,7 @@
 
 mod source;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -69,6 +69,8 @@ pub(crate) struct Reactor {
     poller: Poller,
     /// Every source registered with this loop's poller; the key is the event key.
     sources: RefCell<Slab<Rc<Source>>>,
+    /// Source events reported, ever (a metric).
+    events: Cell<u64>,
 }
 
 impl Reactor {
@@ -81,7 +83,13 @@ impl Reactor {
         Ok(Reactor {
             poller: Poller::new(notifier)?,
             sources: RefCell::new(Slab::new()),
+            events: Cell::new(0),
         })
+    }
+
+    /// How many source events the poller has reported.
+    pub(crate) fn events(&self) -> u64 {
+        self.events.get()
     }
 
     /// Whether any source is registered, so that a busy loop must still poll for IO.
@@ -102,6 +110,7 @@ impl Reactor {
         block: bool,
     ) -> io::Result<()> {
         self.poller.wait(notifier, deadline, block, |event| {
+            self.events.set(self.events.get() + 1);
             // A stale key (the source was dropped after the event was queued) finds nothing.
             let source = self.sources.borrow().get(Key::from_u64(event.key)).cloned();
             if let Some(source) = source {

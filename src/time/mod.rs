@@ -11,11 +11,21 @@
 //! | [`Timer::after`], [`Timer::at`], [`Timer::interval`] | (async-io's `Timer`) |
 //! | [`timeout`], [`timeout_at`] | `asyncio.wait_for` |
 //! | [`call_later`], [`call_at`], [`TimerHandle::cancel`] | `loop.call_later`, `handle.cancel()` |
+//! | [`now`], [`pause`], [`resume`], [`advance`] | `loop.time()`; tokio's virtual time |
+//!
+//! # Virtual time
+//!
+//! Every timer reads the loop's clock, [`now`]: real time, until [`pause`] freezes it. A paused
+//! clock moves by [`advance`], or by the loop itself: when it has nothing to run, nothing has
+//! arrived from outside, and no work it knows of is on its way back (see [`pause`] for which),
+//! it jumps straight to the next timer's deadline. [`resume`] lets it run at real speed again
+//! from there. Each loop has its own clock; `#[looplet::test(start_paused = true)]` and
+//! [`Builder::start_paused`](crate::executor::Builder::start_paused) start one paused.
 //!
 //! # When a relative timer counts from
 //!
-//! From the call: [`sleep`], [`timeout`], [`call_later`] and [`Timer::after`] read the clock
-//! when they are called and fix the deadline there, as asyncio, gevent and tokio do. So a task
+//! From the call: [`sleep`], [`timeout`], [`call_later`] and [`Timer::after`] read the loop's
+//! clock when they are called and fix the deadline there, as asyncio, gevent and tokio do. So a task
 //! that calls `sleep(50 ms)` just before another task blocks the loop for 50 ms wakes as soon
 //! as the loop is free again, at ~50 ms, not 50 ms after the loop came back. A sleep made now
 //! and awaited later also counts from when it was made.
@@ -36,6 +46,7 @@
 //! deadline, on the loop that polls it now, as a socket moves to the loop that uses it.
 //! Polling a timer with no loop running on the thread panics likewise.
 
+mod clock;
 mod timer;
 mod timers;
 pub(crate) mod wheel;
@@ -53,7 +64,8 @@ use pin_project_lite::pin_project;
 use crate::context::with_timers;
 use timers::{Expiry, TimerRef};
 
-pub use timer::{Timer, TimerHandle, call_at, call_later};
+pub use clock::{advance, now, pause, resume};
+pub use timer::{MissedTickBehavior, Timer, TimerHandle, call_at, call_later};
 pub(crate) use timers::Timers;
 
 /// When a timer is due.
@@ -68,14 +80,12 @@ pub(crate) enum When {
 }
 
 impl When {
-    /// `duration` from now, read on the clock now.
+    /// `duration` from now, read on the loop's clock now.
     pub(crate) fn after(duration: Duration) -> When {
         if duration.is_zero() {
             return When::Now;
         }
-        Instant::now()
-            .checked_add(duration)
-            .map_or(When::Never, When::At)
+        now().checked_add(duration).map_or(When::Never, When::At)
     }
 }
 
@@ -160,6 +170,7 @@ impl Slot {
             }
             Some(TimerRef::insert(
                 timers,
+                deadline,
                 tick,
                 Expiry::Wake(cx.waker().clone()),
             ))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_core::{FusedFuture, FusedStream, Stream};
 
 use super::timers::{Expiry, TimerRef};
-use super::{Slot, When};
+use super::{Slot, When, now};
 use crate::context::with_timers;
 
 /// A timer that fires at an instant, once or periodically; async-io's `Timer`.
@@ -18,13 +18,23 @@ use crate::context::with_timers;
 /// than its deadline). An interval is a [`Stream`] of such instants, one per tick; awaiting
 /// `&mut interval` also gives the next tick.
 ///
-/// **Missed ticks are skipped.** An interval's ticks are due at `start`, `start + period`,
-/// `start + 2 × period`, and so on. If the loop was busy and several of those passed unseen,
-/// the interval yields once, now, and its next tick is the next one of that sequence still in
-/// the future: it never fires a burst to catch up, and it never drifts.
+/// **The first tick comes one period after creation.** [`Timer::interval`] is due first at
+/// `now + period`, then every `period` (async-io's rule). tokio's `interval` ticks at once
+/// first; to get that, start the interval now: `Timer::interval_at(looplet::time::now(),
+/// period)` (`time::now()` rather than `Instant::now()`, so that it also holds under virtual
+/// time).
+///
+/// **Missed ticks are skipped** by default. An interval's ticks are due at `start`,
+/// `start + period`, `start + 2 × period`, and so on. If the loop was busy and the next tick
+/// was already due when a tick fired, the interval has *missed* ticks; what it does then is
+/// its [`MissedTickBehavior`]: by default ([`Skip`](MissedTickBehavior::Skip)) its next tick is
+/// the next one of that sequence still in the future, so it never fires a burst to catch up
+/// and never drifts. [`Timer::set_missed_tick_behavior`] chooses
+/// [`Burst`](MissedTickBehavior::Burst) or [`Delay`](MissedTickBehavior::Delay) instead.
 ///
 /// [`sleep`](crate::sleep) is the cheaper way to wait for a duration: it reads no clock.
-/// A `Timer` reads the clock when made from a duration, and again when it fires.
+/// A `Timer` reads the loop's clock ([`time::now`](super::now)) when made from a duration, and
+/// again when it fires.
 ///
 /// A `Timer` is a [`FusedFuture`] and a [`FusedStream`]: a one-shot timer that has fired is
 /// terminated, an interval never is.
@@ -55,9 +65,77 @@ pub struct Timer {
     /// The next deadline; `None` for a timer that never fires (or has fired, for a one-shot).
     deadline: Option<Instant>,
     period: Option<Duration>,
+    missed: MissedTickBehavior,
     slot: Slot,
     /// When a one-shot timer completed.
     fired_at: Option<Instant>,
+}
+
+/// What an interval does when it has missed ticks: tokio's `MissedTickBehavior`.
+///
+/// An interval has missed ticks when, as one tick fires, the next one is already due: the loop
+/// was busy (a task blocked it, or the interval's owner did not poll it for a while). Ticks
+/// that come late but before the next is due are not missed, whatever the behaviour: the next
+/// one stays on the schedule. Unlike tokio's, these rules apply however small the delay
+/// (tokio ignores delays under 5 ms); under virtual time they are exact.
+///
+/// With a period of 10 and ticks due at 10, 20, 30, 40, ..., an interval that fires its tick
+/// of 10 only at 35 then ticks at:
+///
+/// | behaviour | the ticks after the one of 10, fired at 35 |
+/// | --- | --- |
+/// | [`Skip`](MissedTickBehavior::Skip) (the default) | 40, 50, 60, ... |
+/// | [`Burst`](MissedTickBehavior::Burst) | 35 (for 20), 35 (for 30), 40, 50, ... |
+/// | [`Delay`](MissedTickBehavior::Delay) | 45, 55, 65, ... |
+///
+/// Each tick yields the instant at which it fired (never earlier than it was due); so burst
+/// ticks yield the time of the catch-up, not the instant they were scheduled for.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::StreamExt;
+/// use looplet::time::{self, MissedTickBehavior, Timer};
+///
+/// looplet::block_on(async {
+///     time::pause();
+///     let start = time::now();
+///     let ms = Duration::from_millis;
+///     let mut ticks = Timer::interval(ms(10));
+///     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+///     time::advance(ms(35)).await; // the ticks of 10, 20 and 30 pass unseen
+///     assert_eq!(ticks.next().await, Some(start + ms(35)));
+///     assert_eq!(ticks.next().await, Some(start + ms(45))); // a period after, not 40
+/// });
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MissedTickBehavior {
+    /// Fire every missed tick, as fast as the loop polls the interval, until caught up; the
+    /// schedule stays `start + k × period`.
+    Burst,
+    /// Start the schedule over: the next tick is one period after the late one fired.
+    Delay,
+    /// Drop the missed ticks: the next tick is the first of `start + k × period` still in the
+    /// future. The default, and async-io's rule.
+    #[default]
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// The deadline after a tick due at `due` that fired at `now`.
+    fn next(self, due: Instant, period: Duration, now: Instant) -> Option<Instant> {
+        let next = due.checked_add(period)?;
+        if next > now {
+            return Some(next);
+        }
+        match self {
+            MissedTickBehavior::Burst => Some(next),
+            MissedTickBehavior::Delay => now.checked_add(period),
+            MissedTickBehavior::Skip => next_tick(due, period, now),
+        }
+    }
 }
 
 impl Timer {
@@ -76,7 +154,7 @@ impl Timer {
     /// ```
     #[track_caller]
     pub fn after(duration: Duration) -> Timer {
-        Timer::new(Instant::now().checked_add(duration), None)
+        Timer::new(now().checked_add(duration), None)
     }
 
     /// A timer that fires once, at `deadline` (at once if it has passed).
@@ -118,7 +196,7 @@ impl Timer {
     /// ```
     #[track_caller]
     pub fn interval(period: Duration) -> Timer {
-        Timer::interval_from(Instant::now().checked_add(period), period)
+        Timer::interval_from(now().checked_add(period), period)
     }
 
     /// A timer that fires at `start` and then every `period`.
@@ -157,9 +235,52 @@ impl Timer {
         Timer {
             deadline,
             period,
+            missed: MissedTickBehavior::Skip,
             slot: Slot::new(),
             fired_at: None,
         }
+    }
+
+    /// Chooses what an interval does when it has missed ticks (see [`MissedTickBehavior`]);
+    /// [`Skip`](MissedTickBehavior::Skip) unless set. A one-shot timer has no ticks to miss.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures_util::StreamExt;
+    /// use looplet::time::{self, MissedTickBehavior, Timer};
+    ///
+    /// looplet::block_on(async {
+    ///     time::pause();
+    ///     let start = time::now();
+    ///     let ms = Duration::from_millis;
+    ///     let mut ticks = Timer::interval(ms(10));
+    ///     ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
+    ///     time::advance(ms(25)).await;
+    ///     // The ticks of 10 and 20 come at once, then the schedule goes on.
+    ///     assert_eq!(ticks.next().await, Some(start + ms(25)));
+    ///     assert_eq!(ticks.next().await, Some(start + ms(25)));
+    ///     assert_eq!(ticks.next().await, Some(start + ms(30)));
+    /// });
+    /// ```
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// What the interval does when it has missed ticks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use looplet::time::{MissedTickBehavior, Timer};
+    ///
+    /// let ticks = Timer::interval(Duration::from_secs(1));
+    /// assert_eq!(ticks.missed_tick_behavior(), MissedTickBehavior::Skip);
+    /// ```
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
     }
 
     /// Re-arms the timer to fire once, `duration` from now (it stops being an interval).
@@ -179,7 +300,7 @@ impl Timer {
     /// });
     /// ```
     pub fn set_after(&mut self, duration: Duration) {
-        self.rearm(Instant::now().checked_add(duration));
+        self.rearm(now().checked_add(duration));
     }
 
     /// Re-arms the timer to fire once, at `deadline` (it stops being an interval).
@@ -218,10 +339,10 @@ impl Timer {
             };
         };
         ready!(self.slot.poll(When::At(deadline), cx));
-        let now = Instant::now();
+        let now = now();
         self.slot.reset();
         match self.period {
-            Some(period) => self.deadline = next_tick(deadline, period, now),
+            Some(period) => self.deadline = self.missed.next(deadline, period, now),
             None => {
                 self.deadline = None;
                 self.fired_at = Some(now);
@@ -283,6 +404,7 @@ impl fmt::Debug for Timer {
         f.debug_struct("Timer")
             .field("deadline", &self.deadline)
             .field("period", &self.period)
+            .field("missed", &self.missed)
             .finish()
     }
 }
@@ -320,7 +442,7 @@ impl fmt::Debug for Timer {
 /// ```
 #[track_caller]
 pub fn call_later(delay: Duration, f: impl FnOnce() + 'static) -> TimerHandle {
-    schedule_call("call_later", Instant::now().checked_add(delay), Box::new(f))
+    schedule_call("call_later", now().checked_add(delay), Box::new(f))
 }
 
 #[track_caller]

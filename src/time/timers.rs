@@ -3,13 +3,16 @@
 //! A timer future holds a [`TimerRef`]: a weak handle to the [`Timers`] of the loop it was
 //! armed on, and its key there. It never holds the loop itself.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::ptr;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::clock::Clock;
 use super::wheel::{TimerKey, Wheel};
 use super::{Origin, no_loop, other_loop};
 use crate::context::with_timers;
@@ -37,12 +40,23 @@ pub(crate) enum Expiry {
     Call(Box<dyn FnOnce()>),
 }
 
-/// A loop's timers: the wheel, and the instant its tick 0 stands for.
+/// A loop's timers: the wheel, the instant its tick 0 stands for, and the loop's clock.
 pub(crate) struct Timers {
     origin: Instant,
     wheel: RefCell<Wheel<Expiry>>,
     /// Reused between turns, so firing allocates nothing.
     fired: RefCell<Vec<Expiry>>,
+    /// The loop's clock: real, or virtual while paused.
+    pub(crate) clock: Clock,
+    /// While the clock is paused, the exact deadline of each timer armed meanwhile (the wheel
+    /// only knows ticks), so that virtual time jumps to a deadline itself, not to the start of
+    /// the tick after it. Entries of timers that have since fired or been cancelled are
+    /// dropped lazily, when they reach the top or when they outnumber the wheel's.
+    exact: RefCell<BinaryHeap<Reverse<(Instant, TimerKey)>>>,
+    /// Timers put in the wheel, ever.
+    started: Cell<u64>,
+    /// Timers that fired, ever (wakes and calls).
+    fired_count: Cell<u64>,
 }
 
 impl Timers {
@@ -51,7 +65,21 @@ impl Timers {
             origin: Instant::now(),
             wheel: RefCell::new(Wheel::new()),
             fired: RefCell::new(Vec::new()),
+            clock: Clock::new(),
+            exact: RefCell::new(BinaryHeap::new()),
+            started: Cell::new(0),
+            fired_count: Cell::new(0),
         }
+    }
+
+    /// Timers put in the wheel since the loop was made.
+    pub(crate) fn started(&self) -> u64 {
+        self.started.get()
+    }
+
+    /// Timers that fired since the loop was made.
+    pub(crate) fn fired(&self) -> u64 {
+        self.fired_count.get()
     }
 
     /// The tick the wheel's time has reached (the last advance).
@@ -81,18 +109,38 @@ impl Timers {
     /// (asyncio's rule for callbacks scheduled by callbacks), so a callback that reschedules
     /// itself cannot starve the tasks. After a callback has run the result is "now", so the
     /// loop polls instead of sleeping, and comes straight back.
+    ///
+    /// The time is the loop's clock's ([`Clock::now`]). While it is paused, a timer whose exact
+    /// deadline has come fires even if the clock stands inside the deadline's tick.
     pub(crate) fn fire_due(&self) -> Option<Instant> {
+        #[cfg(feature = "tracing")]
+        let _span = tracing::trace_span!("looplet::timers").entered();
         let mut wheel = self.wheel.borrow_mut();
         if wheel.is_empty() {
             return None;
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let mut fired = self.fired.take();
         wheel.advance(ticks_floor(now.duration_since(self.origin)), &mut |_, e| {
             fired.push(e)
         });
+        if self.clock.is_paused() {
+            let mut exact = self.exact.borrow_mut();
+            while let Some(&Reverse((deadline, key))) = exact.peek() {
+                if deadline > now {
+                    break;
+                }
+                exact.pop();
+                // `None`: it fired above, or was cancelled.
+                if let Some(expiry) = wheel.remove(key) {
+                    fired.push(expiry);
+                }
+            }
+        }
         let next = wheel.next_deadline();
         drop(wheel);
+        self.fired_count
+            .set(self.fired_count.get() + fired.len() as u64);
         let mut called = false;
         for expiry in fired.drain(..) {
             match expiry {
@@ -113,6 +161,52 @@ impl Timers {
         }
     }
 
+    /// Moves the paused clock to the next timer's deadline (virtual time's jump); `false` if
+    /// no timer is due within `Instant`'s range. [`Timers::fire_due`] then fires it.
+    ///
+    /// The target is the exact deadline of the earliest timer armed while paused, when it lies
+    /// in the wheel's next tick; otherwise the start of that tick (a timer armed before the
+    /// pause, whose tick alone is known, or a bound left by a cancelled timer: advancing to it
+    /// cascades, and the next jump goes on from there).
+    pub(crate) fn jump(&self) -> bool {
+        let wheel = self.wheel.borrow();
+        let Some(tick) = wheel.next_deadline() else {
+            return false;
+        };
+        let mut exact = self.exact.borrow_mut();
+        while let Some(&Reverse((_, key))) = exact.peek() {
+            if wheel.contains(key) {
+                break;
+            }
+            exact.pop();
+        }
+        let to = match exact.peek() {
+            Some(&Reverse((deadline, _))) if self.tick_of(deadline) <= tick => Some(deadline),
+            _ => self.instant_of(tick),
+        };
+        drop((wheel, exact));
+        match to {
+            Some(to) => {
+                self.clock.set_paused(to);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remembers the exact deadline of a timer armed while the clock is paused.
+    #[cold]
+    #[inline(never)]
+    fn track(&self, deadline: Instant, key: TimerKey) {
+        let mut exact = self.exact.borrow_mut();
+        exact.push(Reverse((deadline, key)));
+        let live = self.wheel.borrow().len();
+        if exact.len() > 64 && exact.len() > 2 * live {
+            let wheel = self.wheel.borrow();
+            exact.retain(|&Reverse((_, key))| wheel.contains(key));
+        }
+    }
+
     /// Drops every timer (the executor is going away), outside the wheel's borrow.
     ///
     /// The wheel is drained in place, so the keys of the timers dropped here stay stale: a
@@ -120,6 +214,7 @@ impl Timers {
     pub(crate) fn clear(&self) {
         let mut dropped = Vec::new();
         self.wheel.borrow_mut().drain(|expiry| dropped.push(expiry));
+        self.exact.borrow_mut().clear();
         // A destructor that panics must not stop the others from running.
         dropped.into_iter().for_each(drop_guarded);
     }
@@ -134,6 +229,7 @@ impl fmt::Debug for Timers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Timers")
             .field("armed", &self.len())
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -153,13 +249,35 @@ impl TimerRef {
         deadline: Option<Instant>,
         expiry: Expiry,
     ) -> TimerRef {
-        let tick = deadline.map_or(u64::MAX, |d| timers.tick_of(d));
-        TimerRef::insert(timers, tick, expiry)
+        match deadline {
+            Some(deadline) => {
+                let tick = timers.tick_of(deadline);
+                TimerRef::insert(timers, deadline, tick, expiry)
+            }
+            None => {
+                let key = timers.wheel.borrow_mut().insert(u64::MAX, expiry);
+                timers.started.set(timers.started.get() + 1);
+                TimerRef {
+                    timers: Rc::downgrade(timers),
+                    key,
+                }
+            }
+        }
     }
 
-    /// Puts `expiry` in the wheel of `timers`, due at `tick`.
-    pub(crate) fn insert(timers: &Rc<Timers>, tick: u64, expiry: Expiry) -> TimerRef {
+    /// Puts `expiry` in the wheel of `timers`, due at `deadline`, which falls in `tick`.
+    #[inline]
+    pub(crate) fn insert(
+        timers: &Rc<Timers>,
+        deadline: Instant,
+        tick: u64,
+        expiry: Expiry,
+    ) -> TimerRef {
         let key = timers.wheel.borrow_mut().insert(tick, expiry);
+        timers.started.set(timers.started.get() + 1);
+        if timers.clock.is_paused() {
+            timers.track(deadline, key);
+        }
         TimerRef {
             timers: Rc::downgrade(timers),
             key,

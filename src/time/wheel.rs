@@ -114,6 +114,20 @@ fn list_for(now: u64, deadline: u64) -> usize {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TimerKey(Key);
 
+/// An arbitrary but fixed order, so that keys can sit in ordered collections (the exact
+/// deadlines kept while a loop's clock is paused).
+impl Ord for TimerKey {
+    fn cmp(&self, other: &TimerKey) -> std::cmp::Ordering {
+        self.0.to_u64().cmp(&other.0.to_u64())
+    }
+}
+
+impl PartialOrd for TimerKey {
+    fn partial_cmp(&self, other: &TimerKey) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// One timer in the slab: 16 bytes besides the value.
 struct Node<T> {
     /// The caller's value.
@@ -213,7 +227,6 @@ impl<T> Wheel<T> {
         self.entries.get_mut(key.0).map(|node| &mut node.value)
     }
 
-    #[cfg(test)]
     /// Whether the timer is live.
     pub(crate) fn contains(&self, key: TimerKey) -> bool {
         self.entries.contains(key.0)
