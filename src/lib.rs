@@ -146,8 +146,8 @@
 //! **How IO is waited on.** Each socket is registered once, edge-triggered (with
 //! `EPOLLRDHUP`), with the loop that first waits on it; the loop keeps its readiness in a flag
 //! per direction, cleared when an operation returns `WouldBlock` or when a transfer comes back
-//! short on an fd where that proves the kernel buffer drained or full (a TCP socket or a pipe,
-//! learnt once per fd). A ready socket costs just the syscall that reads or writes it; the
+//! short on an fd where that proves the kernel buffer drained or full (a TCP socket either way,
+//! a Unix socket or a pipe when writing; learnt once per fd). A ready socket costs just the syscall that reads or writes it; the
 //! loop waits on epoll only when it has nothing to run, or on its fairness tick. Readiness
 //! handed to user code by [`Async::readable`] is checked with the kernel before it is handed
 //! out twice, so user code that does its own syscalls cannot spin on a stale flag. Stream

@@ -31,6 +31,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Mutex;
 use std::task::{Context, Poll, ready};
 
 use futures_core::FusedFuture;
@@ -92,14 +93,16 @@ pub mod prelude {
 ///
 /// # What kind of fd
 ///
-/// [`Async::new`] learns once what the fd is (`fstat`, and the socket type and family), and
-/// that decides two things. Writes to a stream socket (TCP or Unix) go out through
-/// `send`/`sendmsg` with `MSG_NOSIGNAL` on the fd rather than `T`'s `Write`, vectored writes
-/// included, so a peer that has gone gives `BrokenPipe` and never a `SIGPIPE` (which kills a
-/// process that does not ignore it, such as a C host). And whether a short read or write means
-/// that the kernel buffer is drained or full (TCP sockets and pipes: yes; Unix stream sockets:
-/// for writes only; datagrams, terminals and the rest: no), which saves a failing syscall per
-/// message where it holds.
+/// [`Async::new`] learns once what the fd is (`fstat`, and the socket type, family and
+/// protocol), and that decides two things. Whether a short read or write means that the
+/// kernel buffer is drained or full (a TCP socket: both; a Unix stream socket or a pipe: for
+/// writes only; datagrams, terminals and the rest: neither), which saves a failing syscall
+/// per message where it holds. And, for those kinds, that looplet moves the bytes with its own
+/// syscalls on the fd rather than through `T`'s `Read`/`Write`, so the rule sees exactly what
+/// one syscall did (at most 1,024 slices per vectored call, the kernel's limit): `read`,
+/// `readv`, and for writes `send`/`sendmsg` with `MSG_NOSIGNAL` on a stream socket (a peer that
+/// has gone gives `BrokenPipe`, never a `SIGPIPE`, which kills a process that does not ignore
+/// it, such as a C host) or `write`/`writev` on a pipe. Other fds go through `T`.
 ///
 /// # Blocking mode
 ///
@@ -111,6 +114,16 @@ pub mod prelude {
 /// standard input and output, prefer the blocking-pool based stdio types, which never touch the
 /// mode. A socket stays non-blocking (its fd is rarely shared, and switching it back on every
 /// close would cost a syscall per connection).
+///
+/// Several `Async`s of one file in this process (a pipe end and its `try_clone`, stdin wrapped
+/// twice) share its mode: it goes back to blocking only when the last of them is dropped, so
+/// the others never find themselves blocking the loop. A pipe wrapped this way gets no
+/// `SIGPIPE` protection (pipes have no `MSG_NOSIGNAL`); a Rust program ignores `SIGPIPE`
+/// already, and looplet's child-process pipes install a handler (see
+/// [`process`](crate::process)).
+///
+/// `T`'s [`AsFd`] must name the same fd for as long as it is wrapped (every std and looplet
+/// type does): the `Async` removes that fd from the poller before it closes.
 ///
 /// # Which loop
 ///
@@ -184,8 +197,43 @@ pub struct Async<T: AsFd> {
     source: Rc<Source>,
     /// Always `Some` until `into_inner` takes it.
     io: Option<T>,
-    /// [`Async::new`] switched a non-socket fd from blocking mode: switch it back at the end.
-    restore_blocking: bool,
+    /// The file (device, inode) of a non-socket fd that [`Async::new`] made non-blocking:
+    /// counted in [`SHARED_MODES`] until this `Async` goes.
+    file: Option<(u64, u64)>,
+}
+
+/// Non-socket files wrapped by [`Async::new`] in this process, by (device, inode): how many
+/// `Async`s wrap them, and whether one of them found the file blocking (then the last one to
+/// go switches it back). Touched only when such an `Async` is made or dropped.
+static SHARED_MODES: Mutex<Vec<SharedMode>> = Mutex::new(Vec::new());
+
+/// One entry of [`SHARED_MODES`]: the file, its `Async`s, whether to switch it back.
+type SharedMode = ((u64, u64), usize, bool);
+
+/// Counts one more `Async` of `file`.
+fn share_mode(file: (u64, u64), was_blocking: bool) {
+    let mut modes = SHARED_MODES.lock().unwrap_or_else(|e| e.into_inner());
+    match modes.iter_mut().find(|(f, _, _)| *f == file) {
+        Some((_, count, restore)) => {
+            *count += 1;
+            *restore |= was_blocking;
+        }
+        None => modes.push((file, 1, was_blocking)),
+    }
+}
+
+/// Counts one `Async` of `file` less; whether it was the last, and the file must be switched
+/// back to blocking mode.
+fn unshare_mode(file: (u64, u64)) -> bool {
+    let mut modes = SHARED_MODES.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(at) = modes.iter().position(|(f, _, _)| *f == file) else {
+        return false;
+    };
+    modes[at].1 -= 1;
+    if modes[at].1 > 0 {
+        return false;
+    }
+    modes.swap_remove(at).2
 }
 
 impl<T: AsFd> Async<T> {
@@ -215,8 +263,22 @@ impl<T: AsFd> Async<T> {
         if was_blocking {
             rustix::fs::fcntl_setfl(fd, flags | OFlags::NONBLOCK)?;
         }
+        #[cfg(target_vendor = "apple")]
+        if kind.is_stream_socket() {
+            // No MSG_NOSIGNAL there: the socket itself must not raise SIGPIPE.
+            rustix::net::sockopt::set_socket_nosigpipe(fd, true)?;
+        }
+        let file = match kind.is_socket() {
+            true => None,
+            false => {
+                let stat = rustix::fs::fstat(fd)?;
+                let file = (stat.st_dev as u64, stat.st_ino as u64);
+                share_mode(file, was_blocking);
+                Some(file)
+            }
+        };
         let mut wrapped = Async::new_nonblocking(io, kind);
-        wrapped.restore_blocking = was_blocking && !kind.is_socket();
+        wrapped.file = file;
         Ok(wrapped)
     }
 
@@ -225,7 +287,7 @@ impl<T: AsFd> Async<T> {
         Async {
             source: Source::new(kind),
             io: Some(io),
-            restore_blocking: false,
+            file: None,
         }
     }
 
@@ -267,7 +329,9 @@ impl<T: AsFd> Async<T> {
     pub fn into_inner(mut self) -> io::Result<T> {
         let io = self.io.take().expect("io is present until into_inner");
         let _ = self.source.deregister(io.as_fd());
-        if self.restore_blocking {
+        if let Some(file) = self.file.take()
+            && unshare_mode(file)
+        {
             rustix::io::ioctl_fionbio(io.as_fd(), false)?;
         }
         Ok(io)
@@ -485,7 +549,9 @@ impl<T: AsFd> Drop for Async<T> {
         if let Some(io) = &self.io {
             // Out of the poller before the fd closes (when `io` drops after this).
             let _ = self.source.deregister(io.as_fd());
-            if self.restore_blocking {
+            if let Some(file) = self.file.take()
+                && unshare_mode(file)
+            {
                 // Nothing to do if it fails: the fd is about to close.
                 let _ = rustix::io::ioctl_fionbio(io.as_fd(), false);
             }
@@ -566,17 +632,101 @@ impl<T: AsFd> fmt::Debug for Ready<'_, T> {
     }
 }
 
-/// `(done, wanted)` of a byte transfer, for the short-transfer rule.
-fn transferred(want: usize) -> impl Fn(&usize) -> Option<(usize, usize)> {
-    move |&n| Some((n, want))
+/// Whether looplet moves an fd's bytes with its own syscalls rather than `T`'s `Read`/`Write`:
+/// for the kinds that have a short-transfer rule (TCP and Unix stream sockets, pipes), so
+/// the rule sees exactly what one syscall did. `T`'s `read_vectored` may use only its first
+/// slice, or stop at the kernel's limit of slices; a short result from it proves nothing.
+fn own_syscalls(kind: Kind) -> bool {
+    matches!(kind, Kind::Tcp | Kind::UnixStream | Kind::Pipe)
 }
 
-fn total_len(bufs: &[IoSlice<'_>]) -> usize {
-    bufs.iter().map(|b| b.len()).sum()
+/// A transfer's result: bytes moved, and the bytes asked of the kernel where the
+/// short-transfer rule applies.
+type Moved = (usize, Option<usize>);
+
+/// What [`Source::retry`] needs of a [`Moved`].
+fn rule(moved: &Moved) -> Option<(usize, usize)> {
+    let &(n, want) = moved;
+    want.map(|want| (n, want))
 }
 
-fn total_len_mut(bufs: &[IoSliceMut<'_>]) -> usize {
-    bufs.iter().map(|b| b.len()).sum()
+/// The slices one `readv`/`writev`/`sendmsg` takes: the kernel's limit (`IOV_MAX`), the rest
+/// left for the next call, as std does.
+fn capped<T>(bufs: &[T]) -> &[T] {
+    &bufs[..bufs.len().min(socket::IOV_MAX)]
+}
+
+fn capped_mut<T>(bufs: &mut [T]) -> &mut [T] {
+    let len = bufs.len().min(socket::IOV_MAX);
+    &mut bufs[..len]
+}
+
+/// One read into `buf`: read(2) on the fd for [`own_syscalls`] kinds, else `plain`.
+fn read_once<I: AsFd>(
+    kind: Kind,
+    io: &mut I,
+    buf: &mut [u8],
+    plain: impl FnOnce(&mut I, &mut [u8]) -> io::Result<usize>,
+) -> io::Result<Moved> {
+    if own_syscalls(kind) {
+        let n = rustix::io::read(io.as_fd(), &mut *buf)?;
+        return Ok((n, Some(buf.len())));
+    }
+    Ok((plain(io, buf)?, None))
+}
+
+/// One vectored read: readv(2) of at most `IOV_MAX` slices for [`own_syscalls`] kinds.
+fn read_vectored_once<I: AsFd>(
+    kind: Kind,
+    io: &mut I,
+    bufs: &mut [IoSliceMut<'_>],
+    plain: impl FnOnce(&mut I, &mut [IoSliceMut<'_>]) -> io::Result<usize>,
+) -> io::Result<Moved> {
+    if own_syscalls(kind) {
+        let bufs = capped_mut(bufs);
+        let want = bufs.iter().map(|b| b.len()).sum();
+        let n = rustix::io::readv(io.as_fd(), bufs)?;
+        return Ok((n, Some(want)));
+    }
+    Ok((plain(io, bufs)?, None))
+}
+
+/// One write: send(MSG_NOSIGNAL) on a stream socket, write(2) on a pipe, else `plain`.
+fn write_once<I: AsFd>(
+    kind: Kind,
+    io: &mut I,
+    buf: &[u8],
+    plain: impl FnOnce(&mut I, &[u8]) -> io::Result<usize>,
+) -> io::Result<Moved> {
+    let n = match kind {
+        Kind::Tcp | Kind::UnixStream => socket::send(io.as_fd(), buf)?,
+        Kind::Pipe => rustix::io::write(io.as_fd(), buf)?,
+        _ => return Ok((plain(io, buf)?, None)),
+    };
+    Ok((n, Some(buf.len())))
+}
+
+/// One vectored write of at most `IOV_MAX` slices: sendmsg(MSG_NOSIGNAL) on a stream socket,
+/// writev(2) on a pipe, else `plain`.
+fn write_vectored_once<I: AsFd>(
+    kind: Kind,
+    io: &mut I,
+    bufs: &[IoSlice<'_>],
+    plain: impl FnOnce(&mut I, &[IoSlice<'_>]) -> io::Result<usize>,
+) -> io::Result<Moved> {
+    let sent = capped(bufs);
+    let want = sent.iter().map(|b| b.len()).sum();
+    let n = match kind {
+        Kind::Tcp | Kind::UnixStream => socket::send_vectored(io.as_fd(), sent)?,
+        Kind::Pipe => rustix::io::writev(io.as_fd(), sent)?,
+        _ => return Ok((plain(io, bufs)?, None)),
+    };
+    Ok((n, Some(want)))
+}
+
+/// The bytes of a [`Moved`].
+fn moved(poll: Poll<io::Result<Moved>>) -> Poll<io::Result<usize>> {
+    poll.map(|result| result.map(|(n, _)| n))
 }
 
 impl<T: AsFd> AsyncRead for &Async<T>
@@ -588,8 +738,9 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let want = buf.len();
-        self.poll_with(READ, cx, |mut io| io.read(buf), transferred(want))
+        let kind = self.kind();
+        let read = |mut io: &T| read_once(kind, &mut io, buf, |io, buf| io.read(buf));
+        moved(self.poll_with(READ, cx, read, rule))
     }
 
     fn poll_read_vectored(
@@ -597,8 +748,10 @@ where
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let want = total_len_mut(bufs);
-        self.poll_with(READ, cx, |mut io| io.read_vectored(bufs), transferred(want))
+        let kind = self.kind();
+        let read =
+            |mut io: &T| read_vectored_once(kind, &mut io, bufs, |io, bufs| io.read_vectored(bufs));
+        moved(self.poll_with(READ, cx, read, rule))
     }
 }
 
@@ -611,17 +764,9 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this: &Async<T> = *self;
-        let socket = this.kind().is_stream_socket();
-        this.poll_with(
-            WRITE,
-            cx,
-            |mut io| match socket {
-                true => socket::send(io.as_fd(), buf),
-                false => io.write(buf),
-            },
-            transferred(buf.len()),
-        )
+        let kind = self.kind();
+        let write = |mut io: &T| write_once(kind, &mut io, buf, |io, buf| io.write(buf));
+        moved(self.poll_with(WRITE, cx, write, rule))
     }
 
     fn poll_write_vectored(
@@ -629,17 +774,11 @@ where
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this: &Async<T> = *self;
-        let socket = this.kind().is_stream_socket();
-        this.poll_with(
-            WRITE,
-            cx,
-            |mut io| match socket {
-                true => socket::send_vectored(io.as_fd(), bufs),
-                false => io.write_vectored(bufs),
-            },
-            transferred(total_len(bufs)),
-        )
+        let kind = self.kind();
+        let write = |mut io: &T| {
+            write_vectored_once(kind, &mut io, bufs, |io, bufs| io.write_vectored(bufs))
+        };
+        moved(self.poll_with(WRITE, cx, write, rule))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -659,18 +798,12 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let want = buf.len();
         let this = &mut *self;
+        let kind = this.source.kind;
         let io = this.io.as_mut().expect("io is present until into_inner");
         // `read` needs `&mut T`; readiness is tracked on the shared source.
-        poll_mut(
-            &this.source,
-            io,
-            READ,
-            cx,
-            |io| io.read(buf),
-            transferred(want),
-        )
+        let read = |io: &mut T| read_once(kind, io, buf, |io, buf| io.read(buf));
+        moved(poll_mut(&this.source, io, READ, cx, read, rule))
     }
 
     fn poll_read_vectored(
@@ -678,11 +811,12 @@ impl<T: AsFd + Read> AsyncRead for Async<T> {
         cx: &mut Context<'_>,
         bufs: &mut [IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        let want = total_len_mut(bufs);
         let this = &mut *self;
+        let kind = this.source.kind;
         let io = this.io.as_mut().expect("io is present until into_inner");
-        let read = |io: &mut T| io.read_vectored(bufs);
-        poll_mut(&this.source, io, READ, cx, read, transferred(want))
+        let read =
+            |io: &mut T| read_vectored_once(kind, io, bufs, |io, bufs| io.read_vectored(bufs));
+        moved(poll_mut(&this.source, io, READ, cx, read, rule))
     }
 }
 
@@ -693,13 +827,10 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let socket = this.source.kind.is_stream_socket();
+        let kind = this.source.kind;
         let io = this.io.as_mut().expect("io is present until into_inner");
-        let write = |io: &mut T| match socket {
-            true => socket::send(io.as_fd(), buf),
-            false => io.write(buf),
-        };
-        poll_mut(&this.source, io, WRITE, cx, write, transferred(buf.len()))
+        let write = |io: &mut T| write_once(kind, io, buf, |io, buf| io.write(buf));
+        moved(poll_mut(&this.source, io, WRITE, cx, write, rule))
     }
 
     fn poll_write_vectored(
@@ -708,20 +839,11 @@ impl<T: AsFd + Write> AsyncWrite for Async<T> {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let socket = this.source.kind.is_stream_socket();
+        let kind = this.source.kind;
         let io = this.io.as_mut().expect("io is present until into_inner");
-        let write = |io: &mut T| match socket {
-            true => socket::send_vectored(io.as_fd(), bufs),
-            false => io.write_vectored(bufs),
-        };
-        poll_mut(
-            &this.source,
-            io,
-            WRITE,
-            cx,
-            write,
-            transferred(total_len(bufs)),
-        )
+        let write =
+            |io: &mut T| write_vectored_once(kind, io, bufs, |io, bufs| io.write_vectored(bufs));
+        moved(poll_mut(&this.source, io, WRITE, cx, write, rule))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

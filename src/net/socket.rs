@@ -18,6 +18,11 @@ pub(crate) const SEND: SendFlags = SendFlags::NOSIGNAL;
 #[cfg(target_vendor = "apple")]
 pub(crate) const SEND: SendFlags = SendFlags::empty();
 
+/// The most slices one `readv`, `writev` or `sendmsg` takes (`UIO_MAXIOV` on Linux, `IOV_MAX`
+/// on macOS and the BSDs: 1024 everywhere looplet runs). More gives `EMSGSIZE` or `EINVAL`;
+/// looplet passes at most this many and leaves the rest for the next call, as std does.
+pub(crate) const IOV_MAX: usize = 1024;
+
 /// `SOCK_NONBLOCK | SOCK_CLOEXEC`, where a socket can be made with them.
 #[cfg(not(target_vendor = "apple"))]
 const FLAGS: rustix::net::SocketFlags =
@@ -106,6 +111,7 @@ pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
 ///
 /// The `sendmsg` error.
 pub(crate) fn send_vectored(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let bufs = &bufs[..bufs.len().min(IOV_MAX)];
     let mut control = SendAncillaryBuffer::default();
     Ok(rustix::net::sendmsg(fd, bufs, &mut control, SEND)?)
 }

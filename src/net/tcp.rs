@@ -429,9 +429,8 @@ impl TcpStream {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        rustix::io::ioctl_fionbio(&stream, true)?;
         Ok(TcpStream {
-            inner: Async::new_nonblocking(stream, Kind::Tcp),
+            inner: Async::new(stream)?,
         })
     }
 

@@ -437,9 +437,8 @@ impl UnixStream {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        rustix::io::ioctl_fionbio(&stream, true)?;
         Ok(UnixStream {
-            inner: Async::new_nonblocking(stream, Kind::UnixStream),
+            inner: Async::new(stream)?,
         })
     }
 

@@ -269,8 +269,8 @@ async fn read_to_end<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8
     }
 }
 
-/// Our end of a pipe: non-blocking, on the loop. Short transfers mean the pipe buffer is
-/// drained or full, so they clear readiness ([`Kind::Pipe`]).
+/// Our end of a pipe: non-blocking, on the loop. A short write means the pipe is full, and
+/// clears readiness ([`Kind::Pipe`]).
 fn pipe<T: AsFd>(io: T) -> io::Result<Async<T>> {
     // Our end is its own open file description: the child's end stays blocking.
     rustix::io::ioctl_fionbio(io.as_fd(), true)?;

@@ -23,14 +23,17 @@ use crate::sys;
 /// This is the short-transfer rule, written once: every read and write path asks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// A TCP (or other internet stream) socket: a short read means the receive buffer is
-    /// drained, a short write that the send buffer is full.
+    /// A TCP (or MPTCP) socket: a short read means the receive buffer is drained, a short
+    /// write that the send buffer is full.
     Tcp,
     /// A Unix stream socket. A short write means the send buffer is full; a short read proves
     /// nothing, because Linux ends a read at a message that carried file descriptors
     /// (`SCM_RIGHTS`) with data still queued behind it.
     UnixStream,
-    /// A pipe or FIFO: a short read drains it, a short write fills it.
+    /// A pipe or FIFO. A short write means it is full; a short read proves nothing, because a
+    /// packet-mode pipe (`O_DIRECT` on its write end, which the read end cannot see) returns
+    /// one packet per read with more queued behind it. So a pipe reader pays one failing
+    /// read per burst, and never hangs.
     Pipe,
     /// Any other socket (datagram, seqpacket): a short transfer proves nothing, since a
     /// datagram is read and written whole.
@@ -58,11 +61,12 @@ impl Kind {
         }
     }
 
-    /// The kind of a stream socket, by its address family.
+    /// The kind of a stream socket, by its address family (and, on Linux, its protocol: an
+    /// internet stream socket that is not TCP, such as SCTP, reads a message at a time).
     pub(crate) fn of_stream(fd: BorrowedFd<'_>) -> Kind {
         match crate::net::socket::family_of(fd) {
             Ok(AddressFamily::UNIX) => Kind::UnixStream,
-            Ok(AddressFamily::INET | AddressFamily::INET6) => Kind::Tcp,
+            Ok(AddressFamily::INET | AddressFamily::INET6) if is_tcp(fd) => Kind::Tcp,
             _ => Kind::Socket,
         }
     }
@@ -73,13 +77,14 @@ impl Kind {
     }
 
     /// Whether the fd is a stream socket, written with `send(MSG_NOSIGNAL)`.
+    #[cfg_attr(not(target_vendor = "apple"), allow(dead_code))]
     pub(crate) fn is_stream_socket(self) -> bool {
         matches!(self, Kind::Tcp | Kind::UnixStream)
     }
 
     /// Whether a read of `n` bytes out of `want` means the receive buffer is now empty.
     fn read_drained(self, n: usize, want: usize) -> bool {
-        sys::SHORT_READS_DRAIN && matches!(self, Kind::Tcp | Kind::Pipe) && n > 0 && n < want
+        sys::SHORT_READS_DRAIN && self == Kind::Tcp && n > 0 && n < want
     }
 
     /// Whether a write of `n` bytes out of `want` means the send buffer is now full.
@@ -149,16 +154,23 @@ impl Direction {
         self.wake();
     }
 
-    /// Wakes every task waiting on this direction.
+    /// Wakes every task waiting on this direction, with no borrow held: a waker (another
+    /// executor's, say) may poll this very source again.
     fn wake(&self) {
-        if self.io_waiting.replace(false)
-            && let Some(waker) = &*self.io.borrow()
-        {
-            waker.wake_by_ref();
+        if self.io_waiting.replace(false) {
+            let waker = self.io.borrow().clone();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        if self.waiters.borrow().is_empty() {
+            return;
         }
         // Draining (not replacing) the slab keeps generations, so a waiting future's key
         // goes stale and can never match a later waiter.
-        self.waiters.borrow_mut().drain(Waker::wake);
+        let mut woken = Vec::new();
+        self.waiters.borrow_mut().drain(|waker| woken.push(waker));
+        woken.into_iter().for_each(Waker::wake);
     }
 
     fn park_io(&self, cx: &Context<'_>) {
@@ -397,6 +409,22 @@ impl Source {
             }
         }
     }
+}
+
+/// Whether an internet stream socket speaks TCP (or MPTCP, which reads like it).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn is_tcp(fd: BorrowedFd<'_>) -> bool {
+    use rustix::net::ipproto;
+    match rustix::net::sockopt::socket_protocol(fd) {
+        Ok(Some(protocol)) => protocol == ipproto::TCP || protocol == ipproto::MPTCP,
+        _ => false,
+    }
+}
+
+/// Elsewhere an internet stream socket is taken to be TCP (`SO_PROTOCOL` is Linux's).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn is_tcp(_fd: BorrowedFd<'_>) -> bool {
+    true
 }
 
 /// Whether the kernel says `fd` is ready in `direction` now (a zero-timeout `poll(2)`).

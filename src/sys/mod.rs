@@ -50,8 +50,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 #[cfg(not(unix))]
 compile_error!("looplet runs on unix: Linux (epoll, or polling), macOS, the BSDs and illumos");
 
-/// The event key of the notifier. Source keys (a slab key: index below 2^31, generation) stay
-/// below it; `usize::MAX` itself is polling's own.
+/// The event key of the notifier. Source keys (a slab key: its index, which the reactor's
+/// slab keeps far below 2^32 - 3, and its generation above) stay below it; `usize::MAX`
+/// itself is polling's own.
 const NOTIFY_KEY: u64 = u64::MAX - 2;
 /// The event key of the timerfd (epoll backend).
 #[cfg_attr(any(not(target_os = "linux"), feature = "polling"), allow(dead_code))]

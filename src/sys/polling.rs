@@ -11,6 +11,11 @@
 //! For testing the oneshot path on Linux, `LOOPLET_POLLING_ONESHOT=1` in the environment makes
 //! the backend use oneshot mode even where edge mode is supported.
 
+// Source keys carry a slot's generation in their top 32 bits, so they need a 64-bit `usize`
+// to pass through polling.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("looplet's polling backend needs a 64-bit target (its event keys are 64 bits)");
+
 use std::cell::RefCell;
 use std::fmt;
 use std::io;
@@ -82,7 +87,10 @@ impl Poller {
         // SAFETY: polling requires the fd to be deleted from the poller before it is closed.
         // Every fd registered here belongs to an `Async` (or is the loop's own notifier, which
         // outlives the poller), and `Async` deletes its fd in `Drop` and `into_inner` before
-        // the fd can close (`Source::deregister`).
+        // the fd can close (`Source::deregister`), through `T::as_fd()`, which `Async`'s docs
+        // require to name the same fd for as long as `T` is wrapped (as every std and looplet
+        // type does). A `T` breaking that leaves a closed fd in epoll or kqueue, which both
+        // drop on their own at close: polling's other backends are not used for it.
         unsafe {
             self.poller
                 .add_with_mode(fd.as_raw_fd(), interest(key, read, write), self.mode)
