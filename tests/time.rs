@@ -27,13 +27,15 @@ fn sleeps_across_many_tasks_finish_in_deadline_order() {
     let log = Log::default();
     looplet::block_on(async {
         let delays = [30, 10, 50, 20, 40, 0, 60];
+        // One shared start: the deadlines' order cannot depend on how far apart the tasks
+        // first ran (under valgrind, more than the 10 ms between them).
+        let start = Instant::now();
         let tasks: Vec<_> = delays
             .into_iter()
             .map(|d| {
                 let log = log.clone();
                 looplet::spawn(async move {
-                    let start = Instant::now();
-                    sleep(ms(d)).await;
+                    sleep_until(start + ms(d)).await;
                     assert!(start.elapsed() >= ms(d), "woke early from {d} ms");
                     log.push(format!("{d}"));
                 })

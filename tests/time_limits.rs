@@ -161,7 +161,6 @@ fn the_farthest_past_instant_at_every_entry_point_is_due_at_once() {
 /// `u64`, so past 584 years it gives `None` and the interval stops after its first tick. Not
 /// a panic; reported, to be fixed in src/time/timer.rs.
 #[test]
-#[ignore = "bug: an interval started over 584 years ago stops after one tick (next_tick)"]
 fn an_interval_started_in_the_far_past_keeps_ticking() {
     let past = far_past();
     looplet::block_on(async {

@@ -358,7 +358,9 @@ fn next_tick(deadline: Instant, period: Duration, now: Instant) -> Option<Instan
     let behind = now.saturating_duration_since(deadline).as_nanos();
     let periods = behind / period.as_nanos() + 1;
     let offset = period.as_nanos().checked_mul(periods)?;
-    let offset = Duration::from_nanos(u64::try_from(offset).ok()?);
+    // Past 2^64 ns (584 years) a Duration still holds it: split into seconds and nanos.
+    let secs = u64::try_from(offset / 1_000_000_000).ok()?;
+    let offset = Duration::new(secs, (offset % 1_000_000_000) as u32);
     deadline.checked_add(offset)
 }
 
