@@ -34,6 +34,7 @@
 
 #[cfg(all(target_os = "linux", not(feature = "polling")))]
 mod epoll;
+mod notify_flag;
 #[cfg(any(not(target_os = "linux"), feature = "polling"))]
 mod polling;
 
@@ -45,7 +46,8 @@ pub(crate) use epoll::Poller;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use notify_flag::NotifyFlag;
 
 #[cfg(not(unix))]
 compile_error!("looplet runs on unix: Linux (epoll, or polling), macOS, the BSDs and illumos");
@@ -83,7 +85,7 @@ pub(crate) struct Notifier {
     /// The write end of the pipe, where there is no eventfd.
     write: Option<OwnedFd>,
     /// Set by the first `notify` since the loop last drained the eventfd.
-    notified: AtomicBool,
+    notified: NotifyFlag,
 }
 
 impl Notifier {
@@ -114,7 +116,7 @@ impl Notifier {
         Ok(Notifier {
             fd,
             write,
-            notified: AtomicBool::new(false),
+            notified: NotifyFlag::new(),
         })
     }
 
@@ -125,7 +127,7 @@ impl Notifier {
 
     /// Wakes the loop if it waits, or makes its next wait return at once. Any thread.
     pub(crate) fn notify(&self) {
-        if !self.notified.swap(true, Ordering::SeqCst) {
+        if self.notified.raise() {
             // Fails only if the counter would overflow (or the pipe is full), which a pending
             // notification cannot make it do: the loop is awake either way.
             let target = self.write.as_ref().unwrap_or(&self.fd);
@@ -143,14 +145,14 @@ impl Notifier {
                 break;
             }
         }
-        self.notified.swap(false, Ordering::AcqRel);
+        self.notified.lower();
     }
 }
 
 impl fmt::Debug for Notifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Notifier")
-            .field("notified", &self.notified.load(Ordering::Relaxed))
+            .field("notified", &self.notified)
             .finish_non_exhaustive()
     }
 }
