@@ -524,6 +524,16 @@ impl AsyncRead for File {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.read_pos.is_none() {
+            if this.dirty {
+                // Writes may still be in flight: finish them first, so that a failed one is
+                // reported here. Asking the seek below to stop the writer would get its
+                // error back instead of the position, and the reads would go on untracked.
+                // (Only while dirty: a flush on every poll would also stop the seek below,
+                // and it would start again, forever.)
+                let flushed = ready!(Pin::new(this.unblock()).poll_flush(cx));
+                this.dirty = false;
+                flushed?;
+            }
             // Note where the reads start, before the pool runs ahead of them.
             this.read_pos = Some(ready!(this.poll_seek_unblock(cx, SeekFrom::Current(0))));
         }

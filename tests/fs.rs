@@ -321,3 +321,48 @@ fn file_and_open_options_debug() {
         Ok(())
     });
 }
+
+/// The error a write to a file opened read-only gets: `EBADF`.
+fn is_ebadf(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error())
+}
+
+#[test]
+fn a_failed_background_write_is_reported_by_the_next_read() {
+    run("write_error_read", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        file.write_all(b"zz").await?; // in the pipe; the pool's write(2) fails with EBADF
+        let mut four = [0; 4];
+        let read = file.read(&mut four).await;
+        assert!(
+            read.as_ref().is_err_and(is_ebadf),
+            "the read should report the write's EBADF: {read:?} ({four:?})"
+        );
+        // Reported once: the file goes on as a read-only file.
+        file.flush().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn after_a_failed_write_reads_and_positions_stay_right() {
+    run("write_error_pos", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        file.write_all(b"zz").await?; // fails on the pool with EBADF
+        let err = file.read(&mut [0; 4]).await.unwrap_err();
+        assert!(is_ebadf(&err), "{err:?}");
+        let mut four = [0; 4];
+        file.read_exact(&mut four).await?;
+        assert_eq!(&four, b"0123");
+        looplet::sleep(Duration::from_millis(50)).await; // the read-ahead reaches the end
+        assert_eq!(file.seek(SeekFrom::Current(0)).await?, 4);
+        let mut rest = String::new();
+        file.read_to_string(&mut rest).await?;
+        assert_eq!(rest, "456789");
+        Ok(())
+    });
+}
