@@ -32,7 +32,7 @@ use std::task::{Context, Poll, ready};
 use ::blocking::Unblock;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
-use crate::blocking::{drive_on_pool, unblock};
+use crate::blocking::{drive_on_pool, poll_write_unblock, unblock};
 
 /// Reads a whole file into a `Vec`: `std::fs::read` on the pool.
 ///
@@ -212,7 +212,9 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// file in the background, in order. Awaiting [`flush`] (or `close`, or [`sync_all`], or a
 /// read or seek) waits until every byte written has been handed to the kernel, and returns
 /// the error of any write that failed (a full disk, say): like tokio's `File`, write errors
-/// show up there, not in the write. `close` only flushes; the descriptor is closed when the
+/// show up there, not in the write. A failed write also stops the pool's writing, so a
+/// later write that finds nobody taking its bytes returns that error too (never a bare
+/// `Ok(0)`, which `write_all` would report as `WriteZero`). `close` only flushes; the descriptor is closed when the
 /// `File` is dropped. [`sync_all`] also waits for the disk.
 ///
 /// **Dropping a `File` with unflushed writes loses nothing**: as with tokio's `File`, the
@@ -554,7 +556,7 @@ impl AsyncWrite for File {
         let this = self.get_mut();
         ready!(this.poll_reposition(cx))?;
         this.dirty = true;
-        Pin::new(this.unblock()).poll_write(cx, buf)
+        poll_write_unblock(Pin::new(this.unblock()), cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -366,3 +366,29 @@ fn after_a_failed_write_reads_and_positions_stay_right() {
         Ok(())
     });
 }
+
+#[test]
+fn a_write_after_the_pool_writer_failed_reports_its_error() {
+    run("write_error_write", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        // The first bytes go into the pipe; once the pool's write(2) has failed, its job
+        // ends and closes the pipe. The write that then finds the pipe closed must say why
+        // (EBADF), not only that nothing was written (an Ok(0), which write_all turns into
+        // WriteZero).
+        let start = Instant::now();
+        let err = loop {
+            match file.write(b"z").await {
+                Ok(1) => {
+                    assert!(start.elapsed() < PATIENCE, "the write never failed");
+                    looplet::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(n) => panic!("a write of 1 byte returned Ok({n}), not the pool's error"),
+                Err(err) => break err,
+            }
+        };
+        assert!(is_ebadf(&err), "{err:?}");
+        Ok(())
+    });
+}
