@@ -392,3 +392,90 @@ fn a_write_after_the_pool_writer_failed_reports_its_error() {
         Ok(())
     });
 }
+
+/// One page of this process's memory with nothing mapped after it, unmapped on drop: read
+/// through `/proc/self/mem`, it is a file whose reads succeed up to an offset and fail with
+/// `EIO` from there on.
+struct LastPage {
+    map: *mut std::ffi::c_void,
+    page: usize,
+}
+
+impl LastPage {
+    fn new() -> LastPage {
+        use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+        let page = rustix::param::page_size();
+        // SAFETY: a fresh private mapping, at an address the kernel picks: nothing else in
+        // the process uses that memory.
+        let map = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                2 * page,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .expect("mmap");
+        // SAFETY: the second page is ours (just mapped), and nothing refers to it.
+        unsafe { munmap(map.cast::<u8>().add(page).cast(), page) }.expect("munmap");
+        // SAFETY: the first page is mapped, writable and ours alone.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(map.cast::<u8>(), page) };
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = (i % 251) as u8;
+        }
+        LastPage { map, page }
+    }
+
+    fn address(&self) -> u64 {
+        self.map as u64
+    }
+
+    fn expected(&self) -> Vec<u8> {
+        (0..self.page).map(|i| (i % 251) as u8).collect()
+    }
+}
+
+impl Drop for LastPage {
+    fn drop(&mut self) {
+        // SAFETY: the page was mapped by `new`, and no reference to it outlives `self`.
+        unsafe { rustix::mm::munmap(self.map, self.page) }.expect("munmap");
+    }
+}
+
+/// The pool reads ahead of the reads, and may fail where nobody asked to read; stopping it
+/// to seek must not report that error as the seek's.
+#[test]
+fn a_read_ahead_error_is_not_reported_by_a_seek() {
+    run("read_ahead_error", async |_| {
+        let last = LastPage::new();
+        let mut mem = File::open("/proc/self/mem").await?;
+        assert_eq!(
+            mem.seek(SeekFrom::Start(last.address())).await?,
+            last.address()
+        );
+        let mut first = [0; 1];
+        mem.read_exact(&mut first).await?;
+        // Let the read-ahead run on past the page, into EIO.
+        looplet::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            mem.seek(SeekFrom::Current(0)).await?,
+            last.address() + 1,
+            "the seek that stops the read-ahead"
+        );
+        let mut rest = vec![0; last.page - 1];
+        mem.read_exact(&mut rest).await?;
+        assert_eq!([&first[..], &rest].concat(), last.expected());
+        // The error is still there for the read that asks for it.
+        let err = mem.read(&mut first).await.unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::IO.raw_os_error())
+        );
+        // And a seek after a read that saw the error is no error either.
+        assert_eq!(
+            mem.seek(SeekFrom::Start(last.address())).await?,
+            last.address()
+        );
+        Ok(())
+    });
+}
