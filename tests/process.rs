@@ -139,3 +139,83 @@ fn the_subprocess_example() {
     assert_eq!(report.children[2].0, "WRITTEN TO A CHILD'S STDIN");
     assert!(report.ticks >= 2, "{} ticks", report.ticks);
 }
+
+const SIG_IGN_CHILD_ENV: &str = "LOOPLET_PROCESS_SIG_IGN_CHILD";
+
+/// Whether this process ignores `SIGCHLD` (`/proc/self/status`'s `SigIgn` mask).
+fn sigchld_ignored() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .expect("a SigIgn line");
+    let mask = u64::from_str_radix(mask.trim(), 16).unwrap();
+    mask & (1 << (libc::SIGCHLD - 1)) != 0
+}
+
+/// The child of [`a_host_that_ignores_sigchld_keeps_its_auto_reaping`].
+fn sig_ign_host() {
+    // SAFETY: SIG_IGN runs no code; nothing in this process has a SIGCHLD handler yet.
+    let old = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+    assert_ne!(old, libc::SIG_ERR);
+    assert!(sigchld_ignored());
+    let pidfds = rustix::process::pidfd_open(
+        rustix::process::getpid(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .is_ok();
+    if !pidfds {
+        eprintln!("no pidfds on this kernel: the fallback installs its handler, by design");
+        return;
+    }
+    looplet::block_on(async {
+        for _ in 0..100 {
+            let mut child = Command::new("true").spawn()?;
+            // A pidfd, or none if the kernel reaped it before pidfd_open: never SIGCHLD.
+            let shown = format!("{child:?}");
+            assert!(!shown.contains("SIGCHLD"), "{shown}");
+            // The kernel reaps it: the wait says ECHILD, as std's would.
+            let err = bounded("true", child.wait()).await.unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
+        }
+        io::Result::Ok(())
+    })
+    .unwrap();
+    assert!(sigchld_ignored(), "SIGCHLD no longer ignored");
+    // And the host's own children are still reaped by the kernel, waited for or not.
+    let std_child = std::process::Command::new("true").spawn().unwrap();
+    let pid = std_child.id();
+    drop(std_child);
+    process_core::block_until("the kernel to reap a std child", || {
+        process_core::reaped(pid)
+    });
+}
+
+/// A host that set `SIGCHLD` to `SIG_IGN` (so that the kernel reaps its children) keeps
+/// that after looplet spawns and waits: with pidfds no `SIGCHLD` handler is installed. In a
+/// child, since the disposition is the whole process's.
+#[test]
+fn a_host_that_ignores_sigchld_keeps_its_auto_reaping() {
+    if std::env::var_os(SIG_IGN_CHILD_ENV).is_some() {
+        return sig_ign_host();
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_host_that_ignores_sigchld_keeps_its_auto_reaping",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(SIG_IGN_CHILD_ENV, "1")
+        .env_remove("LOOPLET_NO_PIDFD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -230,7 +230,9 @@ impl Child {
 }
 
 impl fmt::Debug for Child {
-    /// Shows how the exit is watched: `"pidfd"`, or `"SIGCHLD"` where pidfds are missing.
+    /// Shows how the exit is watched: `"pidfd"`, or `"SIGCHLD"` where pidfds are missing;
+    /// `"reaped elsewhere"` for a child reaped by something else before its pidfd was
+    /// opened (see [Zombies](super#zombies)), and `"reaped"` once waited for.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Child")
             .field("id", &self.id())

@@ -30,8 +30,12 @@
 //! the fallback, for testing it; `Child`'s `Debug` output says which one a child uses.
 //!
 //! The fallback installs a `SIGCHLD` handler for good (see the signal module's
-//! [What stays behind](crate::signal#what-stays-behind)), which is harmless: `SIGCHLD`'s
-//! default action is to do nothing.
+//! [What stays behind](crate::signal#what-stays-behind)). `SIGCHLD`'s default action is to
+//! do nothing, so for most programs that changes nothing. But a host that set `SIGCHLD` to
+//! `SIG_IGN`, so that the kernel reaps its children as they exit, loses that: from the
+//! fallback's first wait on, the host's own children (std's too) stay zombies until
+//! something waits for them. With pidfds no handler is installed, and a `SIG_IGN` host
+//! keeps its auto-reaping (what a wait returns then is under [Zombies](self#zombies)).
 //!
 //! # Zombies
 //!
@@ -51,7 +55,14 @@
 //! executor runs or is dropped.
 //!
 //! Something else in the process that reaps children behind looplet's back (a
-//! `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`) makes [`Child::wait`] fail with `ECHILD`.
+//! `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`, under which the kernel reaps every child
+//! as it exits) makes [`Child::wait`] and [`Child::try_wait`] fail with `ECHILD`, as std's
+//! do: the exit status is gone. A child reaped so before its pidfd could be opened
+//! (`pidfd_open` fails with `ESRCH`) is not watched at all: waiting asks `waitpid` at once
+//! and gets the same `ECHILD`, and no `SIGCHLD` handler is installed for it; its `Debug`
+//! says `"reaped elsewhere"`. (On the fallback, a `SIG_IGN` host's auto-reaping ends with
+//! the handler's install, as said above; a child that exited before that is still
+//! `ECHILD`.)
 //!
 //! # Broken pipes
 //!
