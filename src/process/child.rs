@@ -164,7 +164,9 @@ impl Child {
     /// a child that fills a pipe nobody reads blocks, and then so does this; read them
     /// concurrently, or use [`Child::wait_with_output`].
     ///
-    /// Cancel-safe: dropping the future leaves the child as it was, to be waited on again.
+    /// Cancel-safe: dropping the future leaves the child to be waited on again, running or
+    /// exited, as it was, but for `stdin`: a wait polled once has closed it, and `stdin`
+    /// stays `None` (a wait that was never polled leaves it open).
     ///
     /// # Errors
     ///
@@ -343,7 +345,10 @@ pipe_type!(
     ///
     /// Dropping it closes the pipe, which the child reads as the end of its input. A write
     /// after the child closed its end (or exited) fails with `BrokenPipe`: never `SIGPIPE`
-    /// (see [Broken pipes](super#broken-pipes)).
+    /// (see [Broken pipes](super#broken-pipes)). That protection is the whole process's,
+    /// and permanent: the first spawn that makes a `ChildStdin` installs a do-nothing
+    /// `SIGPIPE` action for the rest of the process, so no write anywhere in it is ended
+    /// by the signal's default action any more.
     ///
     /// # Examples
     ///
