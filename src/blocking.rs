@@ -1,6 +1,12 @@
 //! `unblock`: blocking code on a thread pool, awaited from the loop.
 
 use std::future::Future;
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use ::blocking::Unblock;
+use futures_io::AsyncWrite;
 
 use crate::Task;
 use crate::executor::Hold;
@@ -105,4 +111,26 @@ pub(crate) fn drive_on_pool(future: impl Future<Output = ()> + Send + 'static) {
     let (runnable, task) = async_task::spawn(future, schedule);
     task.detach();
     runnable.schedule();
+}
+
+/// Writes `buf` into an `Unblock`'s pipe; if the pipe is closed, returns why.
+///
+/// The pool job that drains the pipe stops at the first failed `write(2)` (`EPIPE`, `EBADF`,
+/// a full disk), closing the pipe; a write into it then returns `Ok(0)`, which `write_all`
+/// turns into `WriteZero`, and the real error would only come out of the next flush. So
+/// when a non-empty `buf` gets `Ok(0)`, this flushes at once and returns the flush's error
+/// (the job's); a flush that succeeds leaves the `Ok(0)`. The one rule for every writer on
+/// the pool: [`File`](crate::fs::File), `Stdout` and `Stderr`.
+pub(crate) fn poll_write_unblock<T: Write + Send + 'static>(
+    mut unblock: Pin<&mut Unblock<T>>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    let n = ready!(unblock.as_mut().poll_write(cx, buf))?;
+    if n == 0 && !buf.is_empty() {
+        // Pending here is safe to repoll: the next poll_write finds the job stopping and
+        // waits for it (returning its error) before it would start another.
+        ready!(unblock.poll_flush(cx))?;
+    }
+    Poll::Ready(Ok(n))
 }

@@ -32,7 +32,7 @@ use std::task::{Context, Poll, ready};
 use ::blocking::Unblock;
 use futures_io::{AsyncRead, AsyncSeek, AsyncWrite};
 
-use crate::blocking::{drive_on_pool, unblock};
+use crate::blocking::{drive_on_pool, poll_write_unblock, unblock};
 
 /// Reads a whole file into a `Vec`: `std::fs::read` on the pool.
 ///
@@ -212,7 +212,9 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// file in the background, in order. Awaiting [`flush`] (or `close`, or [`sync_all`], or a
 /// read or seek) waits until every byte written has been handed to the kernel, and returns
 /// the error of any write that failed (a full disk, say): like tokio's `File`, write errors
-/// show up there, not in the write. `close` only flushes; the descriptor is closed when the
+/// show up there, not in the write. A failed write also stops the pool's writing, so a
+/// later write that finds nobody taking its bytes returns that error too (never a bare
+/// `Ok(0)`, which `write_all` would report as `WriteZero`). `close` only flushes; the descriptor is closed when the
 /// `File` is dropped. [`sync_all`] also waits for the disk.
 ///
 /// **Dropping a `File` with unflushed writes loses nothing**: as with tokio's `File`, the
@@ -224,7 +226,9 @@ pub async fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> io::Result<
 /// Reading runs ahead: the pool thread keeps reading into the pipe (up to 8 MiB) while the
 /// loop takes bytes out. `File` keeps track of where the reads really stand, so a seek, a
 /// write or [`SeekFrom::Current`] after reads behaves as on a `std::fs::File`; reads that
-/// nobody takes are dropped with the `File`.
+/// nobody takes are dropped with the `File`. So is the error of a read-ahead that failed
+/// past the bytes read: a seek or write does not report it, and a read that gets there
+/// meets it again.
 ///
 /// [`flush`]: futures_io::AsyncWrite::poll_flush
 /// [`sync_all`]: File::sync_all
@@ -268,6 +272,15 @@ pub struct File {
     /// (`poll_reposition`), since the pool's own cursor may be further on. `Some(Err(_))` if
     /// the file cannot tell its position: nothing to seek back to then.
     read_pos: Option<io::Result<u64>>,
+    /// The read-ahead has been stopped (and its error dropped) to seek back to `read_pos`.
+    ///
+    /// # Invariant
+    ///
+    /// Set only by `poll_reposition`, from stopping the read-ahead until its seek back has
+    /// ended; cleared when a read sets the pool reading again. While it is set the pool is
+    /// idle or seeking back, and must not be stopped again: that would finish the seek back
+    /// only to start another, forever.
+    read_ahead_stopped: bool,
     /// Bytes were written since the pool last finished writing (a flush, a seek, a read):
     /// they may still be in the pipe, and `drop` must not lose them.
     dirty: bool,
@@ -481,10 +494,21 @@ impl File {
 
     /// Seeks back to where the reads really stand, if the pool has been reading ahead.
     fn poll_reposition(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some(Ok(pos)) = self.read_pos {
+        let Some(read_pos) = &self.read_pos else {
+            return Poll::Ready(Ok(()));
+        };
+        let pos = read_pos.as_ref().ok().copied();
+        if !self.read_ahead_stopped {
+            // The read-ahead's error, if it met one, is about bytes nobody asked for: it is
+            // not this seek's or write's to report. A read there meets it again.
+            ready!(Pin::new(self.unblock()).poll_flush(cx)).ok();
+            self.read_ahead_stopped = true;
+        }
+        if let Some(pos) = pos {
             ready!(self.poll_seek_unblock(cx, SeekFrom::Start(pos)))?;
         }
         self.read_pos = None;
+        self.read_ahead_stopped = false;
         Poll::Ready(Ok(()))
     }
 
@@ -511,6 +535,7 @@ impl From<std::fs::File> for File {
         File {
             io: Some(Unblock::new(file)),
             read_pos: None,
+            read_ahead_stopped: false,
             dirty: false,
         }
     }
@@ -524,9 +549,21 @@ impl AsyncRead for File {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.read_pos.is_none() {
+            if this.dirty {
+                // Writes may still be in flight: finish them first, so that a failed one is
+                // reported here. Asking the seek below to stop the writer would get its
+                // error back instead of the position, and the reads would go on untracked.
+                // (Only while dirty: a flush on every poll would also stop the seek below,
+                // and it would start again, forever.)
+                let flushed = ready!(Pin::new(this.unblock()).poll_flush(cx));
+                this.dirty = false;
+                flushed?;
+            }
             // Note where the reads start, before the pool runs ahead of them.
             this.read_pos = Some(ready!(this.poll_seek_unblock(cx, SeekFrom::Current(0))));
         }
+        // The pool reads (ahead) again, even if a seek back was cut short before.
+        this.read_ahead_stopped = false;
         let n = ready!(Pin::new(this.unblock()).poll_read(cx, buf))?;
         if let Some(Ok(pos)) = &mut this.read_pos {
             *pos += n as u64;
@@ -544,7 +581,7 @@ impl AsyncWrite for File {
         let this = self.get_mut();
         ready!(this.poll_reposition(cx))?;
         this.dirty = true;
-        Pin::new(this.unblock()).poll_write(cx, buf)
+        poll_write_unblock(Pin::new(this.unblock()), cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -321,3 +321,162 @@ fn file_and_open_options_debug() {
         Ok(())
     });
 }
+
+/// The error a write to a file opened read-only gets: `EBADF`.
+fn is_ebadf(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(rustix::io::Errno::BADF.raw_os_error())
+}
+
+#[test]
+fn a_failed_background_write_is_reported_by_the_next_read() {
+    run("write_error_read", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        file.write_all(b"zz").await?; // in the pipe; the pool's write(2) fails with EBADF
+        let mut four = [0; 4];
+        let read = file.read(&mut four).await;
+        assert!(
+            read.as_ref().is_err_and(is_ebadf),
+            "the read should report the write's EBADF: {read:?} ({four:?})"
+        );
+        // Reported once: the file goes on as a read-only file.
+        file.flush().await?;
+        Ok(())
+    });
+}
+
+#[test]
+fn after_a_failed_write_reads_and_positions_stay_right() {
+    run("write_error_pos", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        file.write_all(b"zz").await?; // fails on the pool with EBADF
+        let err = file.read(&mut [0; 4]).await.unwrap_err();
+        assert!(is_ebadf(&err), "{err:?}");
+        let mut four = [0; 4];
+        file.read_exact(&mut four).await?;
+        assert_eq!(&four, b"0123");
+        looplet::sleep(Duration::from_millis(50)).await; // the read-ahead reaches the end
+        assert_eq!(file.seek(SeekFrom::Current(0)).await?, 4);
+        let mut rest = String::new();
+        file.read_to_string(&mut rest).await?;
+        assert_eq!(rest, "456789");
+        Ok(())
+    });
+}
+
+#[test]
+fn a_write_after_the_pool_writer_failed_reports_its_error() {
+    run("write_error_write", async |dir| {
+        let path = dir.path("ro");
+        fs::write(&path, "0123456789").await?;
+        let mut file = File::open(&path).await?; // read-only
+        // The first bytes go into the pipe; once the pool's write(2) has failed, its job
+        // ends and closes the pipe. The write that then finds the pipe closed must say why
+        // (EBADF), not only that nothing was written (an Ok(0), which write_all turns into
+        // WriteZero).
+        let start = Instant::now();
+        let err = loop {
+            match file.write(b"z").await {
+                Ok(1) => {
+                    assert!(start.elapsed() < PATIENCE, "the write never failed");
+                    looplet::sleep(Duration::from_millis(1)).await;
+                }
+                Ok(n) => panic!("a write of 1 byte returned Ok({n}), not the pool's error"),
+                Err(err) => break err,
+            }
+        };
+        assert!(is_ebadf(&err), "{err:?}");
+        Ok(())
+    });
+}
+
+/// 64 KiB of this process's memory with nothing mapped after them, unmapped on drop: read
+/// through `/proc/self/mem`, a file whose reads succeed up to an offset and fail with `EIO`
+/// from there on. (64 KiB is a whole number of pages for every page size Linux has, so it
+/// needs no page-size lookup, which valgrind finds fault with in rustix.)
+struct MemoryEdge {
+    map: *mut std::ffi::c_void,
+    len: usize,
+}
+
+impl MemoryEdge {
+    fn new() -> MemoryEdge {
+        use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous, munmap};
+        let len = 64 * 1024;
+        // SAFETY: a fresh private mapping, at an address the kernel picks: nothing else in
+        // the process uses that memory.
+        let map = unsafe {
+            mmap_anonymous(
+                std::ptr::null_mut(),
+                2 * len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        }
+        .expect("mmap");
+        // SAFETY: the second half is ours (just mapped), and nothing refers to it.
+        unsafe { munmap(map.cast::<u8>().add(len).cast(), len) }.expect("munmap");
+        // SAFETY: the first half is mapped, writable and ours alone.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(map.cast::<u8>(), len) };
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = (i % 251) as u8;
+        }
+        MemoryEdge { map, len }
+    }
+
+    fn address(&self) -> u64 {
+        self.map as u64
+    }
+
+    fn expected(&self) -> Vec<u8> {
+        (0..self.len).map(|i| (i % 251) as u8).collect()
+    }
+}
+
+impl Drop for MemoryEdge {
+    fn drop(&mut self) {
+        // SAFETY: the first half was mapped by `new`, and no reference to it outlives `self`.
+        unsafe { rustix::mm::munmap(self.map, self.len) }.expect("munmap");
+    }
+}
+
+/// The pool reads ahead of the reads, and may fail where nobody asked to read; stopping it
+/// to seek must not report that error as the seek's.
+#[test]
+fn a_read_ahead_error_is_not_reported_by_a_seek() {
+    run("read_ahead_error", async |_| {
+        let last = MemoryEdge::new();
+        let mut mem = File::open("/proc/self/mem").await?;
+        assert_eq!(
+            mem.seek(SeekFrom::Start(last.address())).await?,
+            last.address()
+        );
+        let mut first = [0; 1];
+        mem.read_exact(&mut first).await?;
+        // Let the read-ahead run on past the mapping, into EIO.
+        looplet::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            mem.seek(SeekFrom::Current(0)).await?,
+            last.address() + 1,
+            "the seek that stops the read-ahead"
+        );
+        let mut rest = vec![0; last.len - 1];
+        mem.read_exact(&mut rest).await?;
+        assert_eq!([&first[..], &rest].concat(), last.expected());
+        // The error is still there for the read that asks for it.
+        let err = mem.read(&mut first).await.unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(rustix::io::Errno::IO.raw_os_error())
+        );
+        // And a seek after a read that saw the error is no error either.
+        assert_eq!(
+            mem.seek(SeekFrom::Start(last.address())).await?,
+            last.address()
+        );
+        Ok(())
+    });
+}

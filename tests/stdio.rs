@@ -190,3 +190,72 @@ fn a_child_echoes_stdin_lines_to_stdout_and_leaves_the_fds_blocking() -> io::Res
     assert!(err.contains("child: stdin closed"), "{err}");
     Ok(())
 }
+
+const BROKEN_PIPE_CHILD_ENV: &str = "LOOPLET_STDIO_BROKEN_PIPE_CHILD";
+
+/// Points descriptor 1 (`"stdout"`) or 2 at a pipe nobody reads, runs `write_all` through
+/// looplet's handle until it fails, and puts the descriptor back.
+fn write_all_to_a_broken_pipe(stream: &str) -> io::Result<io::Error> {
+    let (reader, writer) = io::pipe()?;
+    drop(reader); // as `tool | head` after head has exited
+    let chunk = vec![b'x'; 64 * 1024];
+    let err = if stream == "stdout" {
+        let saved = rustix::io::dup(io::stdout())?;
+        rustix::stdio::dup2_stdout(&writer)?;
+        let mut out = looplet::io::stdout();
+        let err = looplet::block_on(async {
+            loop {
+                if let Err(err) = out.write_all(&chunk).await {
+                    break err;
+                }
+            }
+        });
+        rustix::stdio::dup2_stdout(&saved)?;
+        err
+    } else {
+        let saved = rustix::io::dup(io::stderr())?;
+        rustix::stdio::dup2_stderr(&writer)?;
+        let mut out = looplet::io::stderr();
+        let err = looplet::block_on(async {
+            loop {
+                if let Err(err) = out.write_all(&chunk).await {
+                    break err;
+                }
+            }
+        });
+        rustix::stdio::dup2_stderr(&saved)?;
+        err
+    };
+    Ok(err)
+}
+
+/// Once the pool's write(2) has failed with `EPIPE`, its job ends and closes the in-memory
+/// pipe; `write_all` must then report `BrokenPipe`, not `WriteZero` (the `Ok(0)` of the
+/// closed pipe). In a child, since the stream's state is the whole process's.
+#[test]
+fn write_all_to_a_closed_stdout_or_stderr_reports_broken_pipe() -> io::Result<()> {
+    if let Some(stream) = std::env::var_os(BROKEN_PIPE_CHILD_ENV) {
+        let err = write_all_to_a_broken_pipe(stream.to_str().unwrap())?;
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe, "{stream:?}: {err:?}");
+        return Ok(());
+    }
+    for stream in ["stdout", "stderr"] {
+        let output = Command::new(std::env::current_exe()?)
+            .args([
+                "--exact",
+                "write_all_to_a_closed_stdout_or_stderr_reports_broken_pipe",
+                "--test-threads",
+                "1",
+            ])
+            .env(BROKEN_PIPE_CHILD_ENV, stream)
+            .stdin(Stdio::null())
+            .output()?;
+        assert!(
+            output.status.success(),
+            "{stream}: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}

@@ -117,10 +117,12 @@ pub mod prelude {
 ///
 /// Several `Async`s of one file in this process (a pipe end and its `try_clone`, stdin wrapped
 /// twice) share its mode: it goes back to blocking only when the last of them is dropped, so
-/// the others never find themselves blocking the loop. A pipe wrapped this way gets no
-/// `SIGPIPE` protection (pipes have no `MSG_NOSIGNAL`); a Rust program ignores `SIGPIPE`
-/// already, and looplet's child-process pipes install a handler (see
-/// [`process`](crate::process)).
+/// the others never find themselves blocking the loop. A pipe has no `MSG_NOSIGNAL`: an
+/// `Async` wrapping a pipe you made yourself installs no `SIGPIPE` protection, unlike
+/// [`ChildStdin`](crate::process::ChildStdin), whose first spawn installs a do-nothing
+/// `SIGPIPE` action for the whole process. A Rust program ignores `SIGPIPE` already; in a
+/// host that keeps it at its default, and where no such spawn has happened, a write to a
+/// wrapped pipe whose reader has gone kills the process.
 ///
 /// `T`'s [`AsFd`] must name the same fd for as long as it is wrapped (every std and looplet
 /// type does): the `Async` removes that fd from the poller before it closes.

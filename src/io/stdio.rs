@@ -22,6 +22,8 @@ use std::task::{Context, Poll, Wake, Waker};
 use ::blocking::Unblock;
 use futures_io::{AsyncRead, AsyncWrite};
 
+use crate::blocking::poll_write_unblock;
+
 /// How many bytes may wait between the loop and a stream's pool thread: how far stdin reads
 /// ahead of its readers, and how far a writer may get ahead of the terminal before it waits.
 ///
@@ -194,7 +196,9 @@ impl fmt::Debug for Stdin {
 /// std's handle is line-buffered, so a complete line shows up soon after it is written, and
 /// the end of an unfinished one when the stream is flushed. Awaiting `flush` (or `close`,
 /// which only flushes: the process's stdout stays open) waits until every byte written has
-/// reached the descriptor, and returns the error of a write that failed on the way.
+/// reached the descriptor, and returns the error of a write that failed on the way. A
+/// failed write stops the pool's writing: a write after it returns that error too, so
+/// `write_all` to a stdout whose reader has gone fails with `BrokenPipe` (not `WriteZero`).
 ///
 /// Dropping a `Stdout` loses nothing: the pool keeps writing what the pipe holds. But the
 /// process does not wait for the pool when it exits, so flush before returning from `main`.
@@ -243,7 +247,9 @@ impl AsyncWrite for Stdout {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        STDOUT.poll(self.handle, cx, |unblock, cx| unblock.poll_write(cx, buf))
+        STDOUT.poll(self.handle, cx, |unblock, cx| {
+            poll_write_unblock(unblock, cx, buf)
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -313,7 +319,9 @@ impl AsyncWrite for Stderr {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        STDERR.poll(self.handle, cx, |unblock, cx| unblock.poll_write(cx, buf))
+        STDERR.poll(self.handle, cx, |unblock, cx| {
+            poll_write_unblock(unblock, cx, buf)
+        })
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

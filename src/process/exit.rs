@@ -12,7 +12,12 @@
 //!   `SIGCHLD` per thread, shared by every child waiting on that thread, and on each
 //!   `SIGCHLD` every waiting child retries `try_wait` (tokio's approach). `ENOSYS` and
 //!   `EPERM` switch the whole process to SIGCHLD; any other error (out of fds) only that
-//!   child.
+//!   child, except `ESRCH`.
+//! - **none**, when `pidfd_open` fails with `ESRCH`: the child was reaped already by
+//!   something else (`SIGCHLD` set to `SIG_IGN`, or a `waitpid(-1)`). Waiting asks
+//!   `try_wait` at once, which says `ECHILD`, as the pidfd path does when the child is
+//!   reaped that way later; no `SIGCHLD` listener, whose handler would end a `SIG_IGN`
+//!   host's auto-reaping.
 //!
 //! A child that is dropped before it was reaped is never left a zombie: it is killed first
 //! if it was spawned with `kill_on_drop(true)`, then handed to a detached task on the loop
@@ -97,6 +102,12 @@ enum Watch {
         hub: Option<Rc<Hub>>,
         seen: Option<u64>,
     },
+    /// `pidfd_open` found no such process (`ESRCH`): something else in the process reaped
+    /// the child already (`SIGCHLD` set to `SIG_IGN`, or a `waitpid(-1)`). A wait asks
+    /// `try_wait` at once, which fails with `ECHILD`, as on the pidfd path after such a
+    /// reaping; no `SIGCHLD` listener is made, since its handler would end a `SIG_IGN`
+    /// host's auto-reaping.
+    ReapedElsewhere,
     /// Reaped (or moved to a reaper): nothing left to watch.
     Done,
 }
@@ -123,6 +134,7 @@ impl Exit {
     pub(crate) fn new(child: std::process::Child, kill_on_drop: bool) -> Exit {
         let watch = match pidfd_wanted().then(|| open_pidfd(&child)) {
             Some(Ok(fd)) => Watch::Pidfd(Async::new_nonblocking(fd, Kind::Other)),
+            Some(Err(Errno::SRCH)) => Watch::ReapedElsewhere,
             Some(Err(err)) => {
                 if err == Errno::NOSYS || err == Errno::PERM {
                     PIDFD.store(PIDFD_OFF, Ordering::Relaxed);
@@ -170,6 +182,7 @@ impl Exit {
         match self.watch {
             Watch::Pidfd(_) => "pidfd",
             Watch::Sigchld { .. } => "SIGCHLD",
+            Watch::ReapedElsewhere => "reaped elsewhere",
             Watch::Done => "reaped",
         }
     }
@@ -207,6 +220,21 @@ impl Exit {
         if let Some(status) = self.status {
             return Poll::Ready(Ok(status));
         }
+        if let Watch::ReapedElsewhere = self.watch {
+            match self.child().try_wait()? {
+                Some(status) => {
+                    self.reaped(status);
+                    return Poll::Ready(Ok(status));
+                }
+                // waitpid found it running after all: watch it as the fallback does.
+                None => {
+                    self.watch = Watch::Sigchld {
+                        hub: None,
+                        seen: None,
+                    }
+                }
+            }
+        }
         let child = self
             .child
             .as_mut()
@@ -238,6 +266,7 @@ impl Exit {
                     }
                 }
             }
+            Watch::ReapedElsewhere => unreachable!("handled above"),
             Watch::Done => unreachable!("an Exit is done only once reaped or dropped"),
         };
         self.reaped(status);
@@ -389,5 +418,44 @@ impl Wake for Fanout {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.wake_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pidfd_open` on a child already reaped behind std's back (as `SIGCHLD` set to
+    /// `SIG_IGN` does) fails with `ESRCH`. That is no reason to install the `SIGCHLD`
+    /// handler (which would end a `SIG_IGN` host's auto-reaping): the wait asks
+    /// `waitpid` at once and gets `ECHILD`, as the pidfd path does after such a reaping.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn a_child_reaped_before_its_pidfd_opened_gets_no_sigchld_listener() {
+        use rustix::process::{Pid, PidfdFlags, WaitOptions, getpid, pidfd_open, waitpid};
+        if !pidfd_wanted() || pidfd_open(getpid(), PidfdFlags::empty()).is_err() {
+            eprintln!("no pidfds here (or LOOPLET_NO_PIDFD is set): nothing to check");
+            return;
+        }
+        let child = std::process::Command::new("true").spawn().unwrap();
+        waitpid(Some(Pid::from_child(&child)), WaitOptions::empty()).unwrap();
+        let mut exit = Exit::new(child, false);
+        assert_eq!(exit.mechanism(), "reaped elsewhere");
+        let err = crate::block_on(std::future::poll_fn(|cx| exit.poll_wait(cx))).unwrap_err();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(Errno::CHILD.raw_os_error()),
+            "{err}"
+        );
+        assert_eq!(
+            exit.try_wait().unwrap_err().raw_os_error(),
+            Some(Errno::CHILD.raw_os_error())
+        );
+        assert!(
+            HUB.with(|hub| hub.borrow().upgrade().is_none()),
+            "a SIGCHLD listener was made for it"
+        );
+        drop(exit); // not ours to reap: no reaper task, no orphan
+        assert!(ORPHANS.lock().unwrap().is_empty());
     }
 }

@@ -6,6 +6,13 @@
 //! [`Command::output`] are futures, and the pipes implement futures' `AsyncRead` and
 //! `AsyncWrite`.
 //!
+//! **One change to the whole process:** the first spawn with a piped stdin
+//! ([`Stdio::piped`] for [`Command::stdin`]) installs a do-nothing `SIGPIPE` action, for
+//! good. From then on a write to any pipe or socket whose reader has gone fails with
+//! `EPIPE` anywhere in the process, where a host that had `SIGPIPE` at its default (as CLI
+//! tools do, to end quietly in `tool | head`) would have been ended by the signal; a
+//! `println!` then panics instead. See [Broken pipes](#broken-pipes).
+//!
 //! ```
 //! use looplet::process::Command;
 //!
@@ -30,8 +37,12 @@
 //! the fallback, for testing it; `Child`'s `Debug` output says which one a child uses.
 //!
 //! The fallback installs a `SIGCHLD` handler for good (see the signal module's
-//! [What stays behind](crate::signal#what-stays-behind)), which is harmless: `SIGCHLD`'s
-//! default action is to do nothing.
+//! [What stays behind](crate::signal#what-stays-behind)). `SIGCHLD`'s default action is to
+//! do nothing, so for most programs that changes nothing. But a host that set `SIGCHLD` to
+//! `SIG_IGN`, so that the kernel reaps its children as they exit, loses that: from the
+//! fallback's first wait on, the host's own children (std's too) stay zombies until
+//! something waits for them. With pidfds no handler is installed, and a `SIG_IGN` host
+//! keeps its auto-reaping (what a wait returns then is under [Zombies](self#zombies)).
 //!
 //! # Zombies
 //!
@@ -51,7 +62,14 @@
 //! executor runs or is dropped.
 //!
 //! Something else in the process that reaps children behind looplet's back (a
-//! `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`) makes [`Child::wait`] fail with `ECHILD`.
+//! `waitpid(-1)`, or `SIGCHLD` set to `SIG_IGN`, under which the kernel reaps every child
+//! as it exits) makes [`Child::wait`] and [`Child::try_wait`] fail with `ECHILD`, as std's
+//! do: the exit status is gone. A child reaped so before its pidfd could be opened
+//! (`pidfd_open` fails with `ESRCH`) is not watched at all: waiting asks `waitpid` at once
+//! and gets the same `ECHILD`, and no `SIGCHLD` handler is installed for it; its `Debug`
+//! says `"reaped elsewhere"`. (On the fallback, a `SIG_IGN` host's auto-reaping ends with
+//! the handler's install, as said above; a child that exited before that is still
+//! `ECHILD`.)
 //!
 //! # Broken pipes
 //!
@@ -321,7 +339,9 @@ impl Command {
     }
 
     /// The std command inside, to change. Stdio set through it is not known to
-    /// [`Command::output`], which then still captures stdout and stderr and nulls stdin.
+    /// [`Command::output`], which then still captures stdout and stderr and nulls stdin,
+    /// and afterwards sets those streams to inherit: set stdio through [`Command::stdin`],
+    /// [`Command::stdout`] and [`Command::stderr`] to keep it across `output`.
     ///
     /// # Examples
     ///
@@ -338,6 +358,11 @@ impl Command {
     /// Starts the process and returns its [`Child`] at once; needs no loop.
     ///
     /// Also reaps any dropped children that have exited since (see [Zombies](self#zombies)).
+    ///
+    /// The first spawn with a piped stdin installs a do-nothing `SIGPIPE` action for the
+    /// rest of the process, so that writing to a child that has gone fails with
+    /// `BrokenPipe` instead of killing this process: from then on no write anywhere in the
+    /// process is ended by `SIGPIPE`'s default action (see [Broken pipes](self#broken-pipes)).
     ///
     /// # Errors
     ///
@@ -407,6 +432,12 @@ impl Command {
     /// Unless set otherwise, stdout and stderr are captured and stdin is empty (`/dev/null`),
     /// as in std. Both pipes are read concurrently (see [`Child::wait_with_output`]).
     ///
+    /// Streams set with [`Command::stdin`], [`Command::stdout`] or [`Command::stderr`] are
+    /// used and kept. The others are given the defaults above for this child and then set
+    /// to inherit, `spawn`'s default, so that a later `spawn` or `status` inherits them:
+    /// stdio set on a std command before [`From`] made it a `Command`, or through
+    /// [`Command::as_std_mut`], is not kept (a std command's stdio cannot be read back).
+    ///
     /// # Errors
     ///
     /// Those of [`Command::spawn`], returned when the future is awaited, and of
@@ -431,7 +462,8 @@ impl Command {
         let defaults = [Stdio::null, Stdio::piped, Stdio::piped];
         self.apply_unset(defaults);
         let child = self.spawn();
-        // Back to spawn's defaults, so that this call leaves the command as it found it.
+        // Back to spawn's defaults for the streams the caller did not set here (stdio set on
+        // the std command cannot be read back, so it is lost: see the docs).
         self.apply_unset([Stdio::inherit, Stdio::inherit, Stdio::inherit]);
         async move { child?.wait_with_output().await }
     }
@@ -452,8 +484,10 @@ impl Command {
 }
 
 /// Wraps a std command, with its program, arguments, environment and directory. Its stdio
-/// settings stay in effect for `spawn` and `status`; [`Command::output`] treats them as
-/// unset.
+/// settings stay in effect for `spawn` and `status` until the first [`Command::output`],
+/// which treats them as unset: it gives that child its own defaults (captured stdout and
+/// stderr, null stdin) and then sets the three streams to inherit, for good. Set stdio
+/// through [`Command::stdin`] and friends instead to keep it across `output`.
 ///
 /// # Examples
 ///
