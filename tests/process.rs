@@ -140,9 +140,11 @@ fn the_subprocess_example() {
     assert!(report.ticks >= 2, "{} ticks", report.ticks);
 }
 
+#[cfg(target_os = "linux")] // pidfds and /proc/self/status
 const SIG_IGN_CHILD_ENV: &str = "LOOPLET_PROCESS_SIG_IGN_CHILD";
 
 /// Whether this process ignores `SIGCHLD` (`/proc/self/status`'s `SigIgn` mask).
+#[cfg(target_os = "linux")]
 fn sigchld_ignored() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     let mask = status
@@ -154,6 +156,7 @@ fn sigchld_ignored() -> bool {
 }
 
 /// The child of [`a_host_that_ignores_sigchld_keeps_its_auto_reaping`].
+#[cfg(target_os = "linux")]
 fn sig_ign_host() {
     // SAFETY: SIG_IGN runs no code; nothing in this process has a SIGCHLD handler yet.
     let old = unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
@@ -194,6 +197,7 @@ fn sig_ign_host() {
 /// A host that set `SIGCHLD` to `SIG_IGN` (so that the kernel reaps its children) keeps
 /// that after looplet spawns and waits: with pidfds no `SIGCHLD` handler is installed. In a
 /// child, since the disposition is the whole process's.
+#[cfg(target_os = "linux")]
 #[test]
 fn a_host_that_ignores_sigchld_keeps_its_auto_reaping() {
     if std::env::var_os(SIG_IGN_CHILD_ENV).is_some() {

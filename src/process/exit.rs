@@ -421,7 +421,7 @@ impl Wake for Fanout {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod tests {
     use super::*;
 
@@ -429,7 +429,6 @@ mod tests {
     /// `SIG_IGN` does) fails with `ESRCH`. That is no reason to install the `SIGCHLD`
     /// handler (which would end a `SIG_IGN` host's auto-reaping): the wait asks
     /// `waitpid` at once and gets `ECHILD`, as the pidfd path does after such a reaping.
-    #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn a_child_reaped_before_its_pidfd_opened_gets_no_sigchld_listener() {
         use rustix::process::{Pid, PidfdFlags, WaitOptions, getpid, pidfd_open, waitpid};
