@@ -53,7 +53,7 @@ use futures_core::future::FusedFuture;
 use futures_core::{FusedStream, Stream};
 
 use crate::slab::Key;
-use crate::sync::waiters::WakeList;
+use crate::sync::waiters::{Retired, WakeList};
 use receiving::{Found, Lent, Receiving};
 
 mod receiving;
@@ -200,11 +200,18 @@ impl<T> Chan<T> {
         self.trim();
     }
 
-    /// Drops the tombstones at the front of the waiter queue.
+    /// Drops the tombstones at both ends of the waiter queue. At the back no live ticket
+    /// points past them, so the numbers are free for the next waiters: a send that waits and
+    /// is cancelled again and again (a `timeout` around `send` in a loop) leaves nothing
+    /// behind. A tombstone between two live waiters stays (16 bytes) until the one in front
+    /// of it is served.
     fn trim(&mut self) {
         while let Some(None) = self.waiters.front() {
             self.waiters.pop_front();
             self.head_ticket += 1;
+        }
+        while let Some(None) = self.waiters.back() {
+            self.waiters.pop_back();
         }
     }
 
@@ -240,7 +247,8 @@ fn grant_freed<T>(mut chan: std::cell::RefMut<'_, Chan<T>>) {
 fn wake_lent<T>(chan: &RefCell<Chan<T>>, lent: Option<Lent>) {
     if let Some(lent) = lent {
         lent.wake();
-        chan.borrow_mut().receiving.give_back(lent);
+        let refused = chan.borrow_mut().receiving.give_back(lent);
+        drop(refused);
     }
 }
 
@@ -365,6 +373,9 @@ impl<T> fmt::Debug for Sender<T> {
         f.debug_struct("Sender")
             .field("queued", &chan.queue.len())
             .field("closed", &!chan.open)
+            .field("waiting_sends", &chan.waiting)
+            // Waiting sends and the places cancelled ones left between them.
+            .field("send_line", &chan.waiters.len())
             .finish()
     }
 }
@@ -391,8 +402,14 @@ impl<T> Future for Send<'_, T> {
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        // Checked before anything changes: a `Send` polled again after it completed would
+        // otherwise join the line for room with no value to send.
+        assert!(
+            this.value.is_some(),
+            "looplet: channel Send polled after completion"
+        );
         let mut chan = this.sender.chan.borrow_mut();
-        let mut value = || this.value.take().expect("Send polled after completion");
+        let mut value = || this.value.take().expect("checked above");
         if !chan.open {
             this.ticket = None;
             return Poll::Ready(Err(SendError(value())));
@@ -412,10 +429,10 @@ impl<T> Future for Send<'_, T> {
             }
             Some(ticket) => {
                 let index = (ticket - chan.head_ticket) as usize;
-                match &mut chan.waiters[index] {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    slot => *slot = Some(cx.waker().clone()),
-                }
+                let mut retired = Retired::NONE;
+                retired.swap(&mut chan.waiters[index], cx.waker());
+                drop(chan);
+                drop(retired);
                 return Poll::Pending;
             }
         }
@@ -459,17 +476,19 @@ impl<T> Send<'_, T> {
             return;
         }
         let mut woken = WakeList::new();
+        let mut own = None;
         if ticket < chan.head_ticket {
             // Granted but never used: pass the slot on.
             chan.reserved -= 1;
             chan.grant(&mut woken);
         } else {
             let index = (ticket - chan.head_ticket) as usize;
-            chan.waiters[index] = None;
+            own = chan.waiters[index].take();
             chan.waiting -= 1;
             chan.trim();
         }
         drop(chan);
+        drop(own);
         woken.wake();
     }
 }
@@ -486,6 +505,14 @@ impl<T> fmt::Debug for Send<'_, T> {
 ///
 /// Clone it for more consumers: each value goes to one of them, to the one that has waited
 /// longest if several wait.
+///
+/// **A cloned receiver that stops being polled can hold a value.** Polled as a [`Stream`] or
+/// through [`poll_recv`](Receiver::poll_recv), a receiver keeps its place in line between
+/// polls, and a value handed to it waits for it, unseen by the others, until it is polled
+/// again or dropped. So a consumer that stops polling (a `select!` loop that broke out but
+/// keeps the receiver) should drop it; or use [`recv`](Receiver::recv), whose future gives
+/// the place, and any value handed to it, up when dropped. With one receiver (never cloned)
+/// this cannot happen: every queued value is its own.
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
@@ -601,7 +628,8 @@ impl<T> Receiver<T> {
     ///
     /// A receiver polled this way (or as a [`Stream`]) keeps its place in line between polls;
     /// if a value is handed to it, it stays reserved for it until it is polled again or
-    /// dropped. The [`Recv`] future gives its place up when dropped.
+    /// dropped (see the warning on [`Receiver`]). The [`Recv`] future gives its place up when
+    /// dropped.
     ///
     /// # Examples
     ///
@@ -621,8 +649,10 @@ impl<T> Receiver<T> {
     /// Takes a value handed to us or an unclaimed one; `None` once disconnected and empty;
     /// else waits in line if given a waker (`try_recv` gives none).
     fn recv_with(&mut self, waker: Option<&Waker>) -> Poll<Option<T>> {
+        // Declared before the borrow, so dropped after it.
+        let mut retired = Retired::NONE;
         let mut chan = self.chan.borrow_mut();
-        let result = Receiver::recv_locked(self.place.get_mut(), &mut chan, waker);
+        let result = Receiver::recv_locked(self.place.get_mut(), &mut chan, waker, &mut retired);
         if chan.waiting > 0 && result.is_ready() {
             grant_freed(chan);
         }
@@ -636,8 +666,12 @@ impl<T> Receiver<T> {
         place: &mut Option<Key>,
         chan: &mut Chan<T>,
         waker: Option<&Waker>,
+        retired: &mut Retired,
     ) -> Poll<Option<T>> {
-        match chan.receiving.find(*place, waker, chan.queue.len()) {
+        match chan
+            .receiving
+            .find(*place, waker, chan.queue.len(), retired)
+        {
             Found::Take => return Poll::Ready(Some(chan.pop())),
             // Still in line, so nothing is queued for us (see `Chan`'s invariant).
             Found::Waiting => return Poll::Pending,
@@ -650,7 +684,7 @@ impl<T> Receiver<T> {
             return Poll::Ready(None);
         }
         if let Some(waker) = waker {
-            chan.receiving.wait(place, waker);
+            chan.receiving.wait(place, waker, retired);
         }
         Poll::Pending
     }
@@ -732,24 +766,27 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let (lent, wakers, queued) = {
+        let (lent, retired, wakers, queued) = {
             let mut chan = self.chan.borrow_mut();
-            let lent = chan.receiving.leave(self.place.take());
+            let (lent, retired) = chan.receiving.leave(self.place.take());
             chan.receivers -= 1;
             if chan.receivers == 0 {
                 let wakers = chan.close();
                 chan.receiving.clear_claims();
-                (lent, wakers, std::mem::take(&mut chan.queue))
+                (lent, retired, wakers, std::mem::take(&mut chan.queue))
             } else {
-                (lent, WakeList::new(), VecDeque::new())
+                (lent, retired, WakeList::new(), VecDeque::new())
             }
         };
+        drop(retired);
         drop(queued);
         wakers.wake();
         wake_lent(&self.chan, lent);
     }
 }
 
+/// Polls as [`Receiver::poll_recv`] does: a cloned receiver keeps its place (and a value
+/// handed to it) between polls, so drop one you stop polling.
 impl<T> Stream for Receiver<T> {
     type Item = T;
 

@@ -352,11 +352,15 @@ impl<T> TaskGroup<T> {
                 }
                 None => {
                     if let Some(waker) = waker {
-                        match &state.waker {
-                            Some(old) if old.will_wake(waker) => {}
-                            _ => state.waker = Some(waker.clone()),
-                        }
+                        // The waker replaced is dropped after the borrow: it may hold the
+                        // last reference to a task whose future uses this group.
+                        let replaced = match &state.waker {
+                            Some(old) if old.will_wake(waker) => None,
+                            _ => state.waker.replace(waker.clone()),
+                        };
                         state.waiting = true;
+                        drop(state);
+                        drop(replaced);
                     }
                     return Poll::Pending;
                 }

@@ -538,3 +538,47 @@ fn the_only_receiver_keeps_a_value_handed_to_a_dropped_recv() {
         assert_eq!(rx.recv().await, None);
     });
 }
+
+/// A bounded send that waits and is cancelled, again and again (a `timeout` around `send`),
+/// leaves nothing behind in the senders' line. Before, each left a tombstone for good while
+/// the channel stayed full.
+#[test]
+fn sends_cancelled_over_and_over_leave_the_line_empty() {
+    let (tx, _rx) = channel::bounded::<u32>(1);
+    tx.try_send(0).unwrap();
+    let waker = Waker::noop();
+    for n in 0..10_000 {
+        let mut send = pin!(tx.send(n));
+        let poll = send.as_mut().poll(&mut Context::from_waker(waker));
+        assert!(poll.is_pending());
+    }
+    let shown = format!("{tx:?}");
+    assert!(shown.contains("waiting_sends: 0"), "{shown}");
+    assert!(shown.contains("send_line: 0"), "{shown}");
+}
+
+/// A `Send` polled again after it completed panics with looplet's message, before it changes
+/// anything: the channel goes on working. Before, it joined the line with no value to send.
+#[test]
+fn a_send_polled_after_completion_panics_clearly_and_changes_nothing() {
+    let (tx, mut rx) = channel::bounded::<u32>(1);
+    let waker = Waker::noop();
+    let mut send = Box::pin(tx.send(1));
+    assert!(
+        send.as_mut()
+            .poll(&mut Context::from_waker(waker))
+            .is_ready()
+    );
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = send.as_mut().poll(&mut Context::from_waker(waker));
+    }))
+    .unwrap_err();
+    let message = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(message.contains("polled after completion"), "{message}");
+    drop(send);
+    assert_eq!(rx.try_recv(), Ok(1));
+    tx.try_send(2).unwrap();
+    assert_eq!(rx.try_recv(), Ok(2));
+    let shown = format!("{tx:?}");
+    assert!(shown.contains("send_line: 0"), "{shown}");
+}

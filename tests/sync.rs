@@ -1108,3 +1108,217 @@ fn select_takes_the_futures_and_the_loser_loses_nothing() {
         assert!(sem.acquire().now_or_never().is_some());
     });
 }
+
+// ------------------------------------------------------------------------------------------
+// Review findings: closing a oneshot, user code under a borrow, add_permits' overflow,
+// Notify's permit order
+// ------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// What a `DropHook` waker runs when its last reference goes.
+    static ON_DROP: RefCell<Option<Box<dyn FnMut()>>> = RefCell::new(None);
+}
+
+/// A waker whose last drop runs `ON_DROP` on this thread: as a foreign executor's waker that
+/// holds the last reference to a task does, whose future then uses the primitive.
+struct DropHook;
+
+impl Wake for DropHook {
+    fn wake(self: Arc<Self>) {}
+}
+
+impl Drop for DropHook {
+    fn drop(&mut self) {
+        let f = ON_DROP.with(|slot| slot.borrow_mut().take());
+        if let Some(mut f) = f {
+            f();
+        }
+    }
+}
+
+/// A waker that, dropped for the last time, runs `f`; and a flag `f` is run.
+fn drop_hook_waker(mut f: impl FnMut() + 'static) -> (Waker, Rc<std::cell::Cell<bool>>) {
+    let ran = Rc::new(std::cell::Cell::new(false));
+    let r = ran.clone();
+    ON_DROP.with(|slot| {
+        *slot.borrow_mut() = Some(Box::new(move || {
+            f();
+            r.set(true);
+        }))
+    });
+    (Waker::from(Arc::new(DropHook)), ran)
+}
+
+/// tokio: a receiver closed with no value sent gives `RecvError` at once; before, awaiting it
+/// hung (no send could ever succeed) and `try_recv` said `Empty` forever.
+#[test]
+fn oneshot_closed_with_no_value_completes_with_recv_error() {
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    rx.close();
+    assert_eq!(rx.try_recv(), Err(oneshot::TryRecvError::Closed));
+
+    let (tx2, mut rx2) = oneshot::channel::<u8>();
+    rx2.close();
+    let (waker, _) = counting_waker();
+    assert_eq!(
+        poll_with(&mut rx2, &waker),
+        Poll::Ready(Err(oneshot::RecvError))
+    );
+    assert!(rx2.is_terminated());
+    assert_eq!(tx2.send(1), Err(1));
+    drop(tx);
+
+    // Closed while waiting: the next poll ends the wait.
+    let (_tx, mut rx) = oneshot::channel::<u8>();
+    assert!(poll_with(&mut rx, &waker).is_pending());
+    rx.close();
+    assert_eq!(
+        poll_with(&mut rx, &waker),
+        Poll::Ready(Err(oneshot::RecvError))
+    );
+}
+
+/// A value whose `Clone` uses the broadcast channel it is received from: the clone runs with
+/// the channel's borrow released. Before, `rx.recv()` panicked with "already borrowed".
+#[test]
+fn broadcast_clones_a_value_with_the_channel_free_to_use() {
+    thread_local! {
+        static SENDER: RefCell<Option<broadcast::Sender<Reentrant>>> = const { RefCell::new(None) };
+    }
+    #[derive(Debug, PartialEq)]
+    struct Reentrant(u32);
+    impl Clone for Reentrant {
+        fn clone(&self) -> Reentrant {
+            let queued = SENDER.with(|tx| tx.borrow().as_ref().unwrap().len());
+            Reentrant(self.0 * 100 + queued as u32)
+        }
+    }
+    let (tx, mut rx1) = broadcast::channel(4);
+    let mut rx2 = tx.subscribe();
+    tx.send(Reentrant(7)).unwrap();
+    SENDER.with(|slot| *slot.borrow_mut() = Some(tx));
+    // rx1 is not the last reader: it gets a clone, made while one value is kept.
+    assert_eq!(rx1.try_recv(), Ok(Reentrant(701)));
+    // rx2 is the last: it gets the value itself, no clone.
+    assert_eq!(rx2.try_recv(), Ok(Reentrant(7)));
+    SENDER.with(|slot| slot.borrow_mut().take());
+}
+
+/// `add_permits` that would overflow panics before it serves anyone: the waiter keeps its
+/// place and is woken by the next permits. Before, the waiter was served but never woken.
+#[test]
+fn semaphore_add_permits_overflow_changes_nothing() {
+    let sem = Semaphore::new(0);
+    let (waker, counter) = counting_waker();
+    let mut acquire = sem.acquire_many(5);
+    assert!(poll_with(&mut acquire, &waker).is_pending());
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.add_permits(usize::MAX)))
+            .unwrap_err();
+    let message = panic.downcast_ref::<&str>().copied().unwrap_or_default();
+    assert!(message.contains("MAX_PERMITS"), "{message}");
+    assert_eq!(wakes(&counter), 0);
+    assert_eq!(sem.available_permits(), 0);
+    sem.add_permits(5);
+    assert_eq!(
+        wakes(&counter),
+        1,
+        "the waiter was not woken by its permits"
+    );
+    assert!(poll_with(&mut acquire, &waker).is_ready());
+}
+
+/// tokio's order: a `Notified` made before a `notify_waiters` also takes the stored permit, so
+/// the next `notified()` waits. Before, the permit survived and released it at once.
+#[test]
+fn notified_takes_the_stored_permit_even_when_notify_waiters_released_it() {
+    let notify = Notify::new();
+    let (waker, _) = counting_waker();
+    notify.notify_one(); // nobody waits: a permit
+    let mut first = notify.notified();
+    notify.notify_waiters();
+    assert!(poll_with(&mut first, &waker).is_ready());
+    assert!(
+        poll_with(&mut notify.notified(), &waker).is_pending(),
+        "the permit was left behind"
+    );
+}
+
+/// A waker replaced (or dropped with its node) is dropped with the primitive's borrow
+/// released: its destructor may use the primitive. Before, each of these panicked with
+/// "already borrowed".
+#[test]
+fn a_wakers_destructor_may_use_the_primitive_that_dropped_it() {
+    let (other, _) = counting_waker();
+
+    // oneshot: the receiver polled with a new waker drops the old one.
+    let (tx, mut rx) = oneshot::channel::<u8>();
+    let tx = Rc::new(tx);
+    let t = tx.clone();
+    let (waker, ran) = drop_hook_waker(move || assert!(!t.is_closed()));
+    assert!(poll_with(&mut rx, &waker).is_pending());
+    drop(waker);
+    assert!(poll_with(&mut rx, &other).is_pending());
+    assert!(ran.get());
+
+    // Event: a wait polled again with another waker, and one dropped while waiting.
+    let event = Rc::new(Event::new());
+    let e = event.clone();
+    let (waker, ran) = drop_hook_waker(move || assert!(!e.is_set()));
+    let mut wait = event.wait();
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    drop(waker);
+    assert!(poll_with(&mut wait, &other).is_pending());
+    assert!(ran.get());
+    let e = event.clone();
+    let (waker, ran) = drop_hook_waker(move || assert!(!e.is_set()));
+    let mut wait = event.wait();
+    assert!(poll_with(&mut wait, &waker).is_pending());
+    drop(waker);
+    drop(wait);
+    assert!(ran.get());
+
+    // Semaphore and Notify: a waiter polled with a new waker, one dropped while in line.
+    let sem = Rc::new(Semaphore::new(0));
+    let s = sem.clone();
+    let (waker, ran) = drop_hook_waker(move || assert_eq!(s.available_permits(), 0));
+    let mut acquire = sem.acquire();
+    assert!(poll_with(&mut acquire, &waker).is_pending());
+    drop(waker);
+    assert!(poll_with(&mut acquire, &other).is_pending());
+    assert!(ran.get());
+    let notify = Rc::new(Notify::new());
+    let n = notify.clone();
+    let (waker, ran) = drop_hook_waker(move || n.notify_one());
+    let mut notified = notify.notified();
+    assert!(poll_with(&mut notified, &waker).is_pending());
+    drop(waker);
+    drop(notified);
+    assert!(ran.get());
+    assert!(
+        poll_with(&mut notify.notified(), &other).is_ready(),
+        "the destructor's notify_one stored a permit"
+    );
+
+    // broadcast: a receiver dropped while waiting.
+    let (btx, mut brx) = broadcast::channel::<u8>(1);
+    let btx = Rc::new(btx);
+    let b = btx.clone();
+    let (waker, ran) = drop_hook_waker(move || assert_eq!(b.len(), 0));
+    assert!(brx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+    drop(waker);
+    drop(brx);
+    assert!(ran.get());
+
+    // channel: a cloned receiver polled with a new waker, and one dropped while waiting.
+    let (ctx, mut crx) = looplet::channel::unbounded::<u8>();
+    let _clone = crx.clone();
+    let ctx = Rc::new(ctx);
+    let c = ctx.clone();
+    let (waker, ran) = drop_hook_waker(move || assert!(c.try_send(1).is_ok()));
+    assert!(crx.poll_recv(&mut Context::from_waker(&waker)).is_pending());
+    drop(waker);
+    assert!(crx.poll_recv(&mut Context::from_waker(&other)).is_pending());
+    assert!(ran.get());
+    assert_eq!(crx.try_recv(), Ok(1));
+}

@@ -23,7 +23,7 @@ use std::fmt;
 use std::task::Waker;
 
 use crate::slab::Key;
-use crate::sync::waiters::{self, WaitList, WakeList};
+use crate::sync::waiters::{self, Retired, WaitList, WakeList};
 
 /// The receivers' waiting places and the count of values handed to them.
 ///
@@ -104,23 +104,25 @@ impl Receiving {
     }
 
     /// A receiver polls, with `queued` values in the queue: finds a value that is its own, or
-    /// refreshes its waker if it still waits and `waker` is given.
+    /// refreshes its waker if it still waits and `waker` is given. A waker it replaces goes
+    /// to `retired`, for the caller to drop once the channel's borrow ends.
     #[inline]
     pub(super) fn find(
         &mut self,
         place: Option<Key>,
         waker: Option<&Waker>,
         queued: usize,
+        retired: &mut Retired,
     ) -> Found {
         match self.stand {
-            Stand::Split => self.find_in_list(place, waker),
+            Stand::Split => self.find_in_list(place, waker, retired),
             _ if queued > 0 => {
                 self.stand = Stand::Idle;
                 Found::Take
             }
             Stand::Waiting => {
                 if let Some(waker) = waker {
-                    keep_waker(&mut self.waker, waker);
+                    retired.swap(&mut self.waker, waker);
                 }
                 Found::Waiting
             }
@@ -130,14 +132,21 @@ impl Receiving {
 
     /// [`Receiving::find`], split: only a value handed to it is its own.
     #[inline(never)]
-    fn find_in_list(&mut self, place: Option<Key>, waker: Option<&Waker>) -> Found {
+    fn find_in_list(
+        &mut self,
+        place: Option<Key>,
+        waker: Option<&Waker>,
+        retired: &mut Retired,
+    ) -> Found {
         let Some(key) = place else {
             return Found::Nothing;
         };
         match self.list.state_mut(key) {
             Some((true, _)) => {
-                if let Some(waker) = waker {
-                    self.list.set_waker(key, waker);
+                if let Some(waker) = waker
+                    && let Ok(old) = self.list.set_waker(key, waker)
+                {
+                    retired.keep(old);
                 }
                 Found::Waiting
             }
@@ -151,26 +160,28 @@ impl Receiving {
         }
     }
 
-    /// A receiver that found nothing to take waits, at the back of the line.
+    /// A receiver that found nothing to take waits, at the back of the line. A waker it
+    /// replaces goes to `retired`, as in [`Receiving::find`].
     #[inline]
-    pub(super) fn wait(&mut self, place: &mut Option<Key>, waker: &Waker) {
+    pub(super) fn wait(&mut self, place: &mut Option<Key>, waker: &Waker, retired: &mut Retired) {
         if self.stand != Stand::Split {
             self.stand = Stand::Waiting;
-            keep_waker(&mut self.waker, waker);
+            retired.swap(&mut self.waker, waker);
             return;
         }
-        self.wait_in_list(place, waker);
+        self.wait_in_list(place, waker, retired);
     }
 
     /// [`Receiving::wait`], split.
     #[inline(never)]
-    fn wait_in_list(&mut self, place: &mut Option<Key>, waker: &Waker) {
-        match *place {
-            Some(key) => {
-                self.list.relink(key, waker);
-            }
-            None => *place = Some(self.list.push_back(Some(waker), false)),
+    fn wait_in_list(&mut self, place: &mut Option<Key>, waker: &Waker, retired: &mut Retired) {
+        if let Some(key) = *place
+            && let Ok(old) = self.list.relink(key, waker)
+        {
+            retired.keep(old);
+            return;
         }
+        *place = Some(self.list.push_back(Some(waker), false));
     }
 
     /// A receiver gives up its wait (its `recv` was dropped, or it is): a value handed to it
@@ -197,24 +208,31 @@ impl Receiving {
         self.hand_over()
     }
 
-    /// A receiver is dropped: it withdraws, and its node goes.
-    pub(super) fn leave(&mut self, place: Option<Key>) -> Option<Lent> {
+    /// A receiver is dropped: it withdraws, and its node goes. Returns the waker of the
+    /// receiver to wake, and the node's own, to be dropped once the channel's borrow ends.
+    pub(super) fn leave(&mut self, place: Option<Key>) -> (Option<Lent>, Retired) {
         let lent = self.withdraw(place);
-        if let Some(key) = place {
-            self.list.remove(key);
+        let mut retired = Retired::NONE;
+        if let Some((_, _, old)) = place.and_then(|key| self.list.remove(key)) {
+            retired = old;
         }
-        lent
+        (lent, retired)
     }
 
-    /// Gives a lent waker back to its place, unless the place has a newer one (or is gone).
+    /// Gives a lent waker back to its place, unless the place has a newer one (or is gone):
+    /// then it comes back, to be dropped once the channel's borrow ends.
     #[inline]
-    pub(super) fn give_back(&mut self, lent: Lent) {
+    #[must_use = "drop a refused waker after the borrow ends"]
+    pub(super) fn give_back(&mut self, lent: Lent) -> Option<Lent> {
         if self.stand == Stand::Split {
             // Lent before the first clone and given back after it, the solo receiver's waker
-            // finds no node and is dropped: the receiver's next wait clones its waker.
-            self.list.give_back(lent);
+            // finds no node and is refused: the receiver's next wait clones its waker.
+            self.list.give_back(lent)
         } else if self.waker.is_none() {
             self.waker = Some(lent.into_waker());
+            None
+        } else {
+            Some(lent)
         }
     }
 
@@ -268,20 +286,6 @@ impl Receiving {
     }
 }
 
-/// Stores `waker` in `slot` unless the stored one already wakes the same task.
-#[inline]
-fn keep_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-        replace_waker(slot, waker);
-    }
-}
-
-/// [`keep_waker`]'s rare half: a first wait, or a task polled with a new waker.
-#[cold]
-fn replace_waker(slot: &mut Option<Waker>, waker: &Waker) {
-    *slot = Some(waker.clone());
-}
-
 impl fmt::Debug for Receiving {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiving")
@@ -299,6 +303,11 @@ mod tests {
     use std::task::Wake;
 
     use super::*;
+
+    /// A fresh place for retired wakers: the tests drop them at once, with no borrow.
+    fn retired() -> Retired {
+        Retired::NONE
+    }
 
     struct Count(AtomicUsize);
 
@@ -319,7 +328,7 @@ mod tests {
         let mut r = Receiving::new();
         let mut place = None;
         assert!(r.hand_over().is_none(), "nobody waits");
-        r.wait(&mut place, &waker);
+        r.wait(&mut place, &waker, &mut retired());
         assert_eq!(place, None, "the solo receiver needs no node");
         let lent = r.hand_over().expect("it waits");
         assert!(r.hand_over().is_none(), "handed to it already");
@@ -329,11 +338,17 @@ mod tests {
             "the solo receiver's values are its own: nothing counted"
         );
         lent.wake();
-        r.give_back(lent);
+        drop(r.give_back(lent));
         assert_eq!(count.0.load(Ordering::Relaxed), 1);
-        assert!(matches!(r.find(place, None, 1), Found::Take));
-        assert!(matches!(r.find(place, None, 0), Found::Nothing));
-        r.wait(&mut place, &waker);
+        assert!(matches!(
+            r.find(place, None, 1, &mut retired()),
+            Found::Take
+        ));
+        assert!(matches!(
+            r.find(place, None, 0, &mut retired()),
+            Found::Nothing
+        ));
+        r.wait(&mut place, &waker, &mut retired());
         assert!(
             r.hand_over().is_some(),
             "the waker was given back: no clone needed"
@@ -346,18 +361,24 @@ mod tests {
         let (_count2, waker2) = counter();
         // Waiting when cloned: first in line, ahead of the clone.
         let mut r = Receiving::new();
-        r.wait(&mut None, &waker);
+        r.wait(&mut None, &waker, &mut retired());
         let mut first = r.split();
         assert!(first.is_some());
         let mut second = None;
-        r.wait(&mut second, &waker2);
+        r.wait(&mut second, &waker2, &mut retired());
         drop(r.hand_over().expect("the first waits"));
-        assert!(matches!(r.find(second, None, 1), Found::Waiting));
-        assert!(matches!(r.find(first, None, 1), Found::Take));
+        assert!(matches!(
+            r.find(second, None, 1, &mut retired()),
+            Found::Waiting
+        ));
+        assert!(matches!(
+            r.find(first, None, 1, &mut retired()),
+            Found::Take
+        ));
 
         // Granted when cloned: the value stays its own.
         let mut r = Receiving::new();
-        r.wait(&mut None, &waker);
+        r.wait(&mut None, &waker, &mut retired());
         drop(r.hand_over());
         first = r.split();
         assert!(r.is_granted(first));
@@ -374,11 +395,11 @@ mod tests {
     fn a_withdrawn_solo_grant_stays_queued() {
         let (_count, waker) = counter();
         let mut r = Receiving::new();
-        r.wait(&mut None, &waker);
+        r.wait(&mut None, &waker, &mut retired());
         drop(r.hand_over());
         assert!(r.withdraw(None).is_none(), "nobody else to pass it to");
         assert!(
-            matches!(r.find(None, None, 1), Found::Take),
+            matches!(r.find(None, None, 1, &mut retired()), Found::Take),
             "the next poll takes it"
         );
     }

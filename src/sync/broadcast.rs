@@ -106,8 +106,11 @@ struct Shared<T> {
     waiters: WaitList<()>,
 }
 
+/// A value and how many receivers have yet to get it. The value sits behind an `Rc` so that a
+/// receiver clones it with the channel's borrow released: `T::clone` is the user's code, and
+/// may use the channel (or panic) without finding it borrowed.
 struct Slot<T> {
-    value: T,
+    value: Rc<T>,
     unread: usize,
 }
 
@@ -132,9 +135,10 @@ impl<T> Shared<T> {
     }
 }
 
-impl<T: Clone> Shared<T> {
-    /// Receives the value at `*next` for one receiver, moving it on.
-    fn try_recv(&mut self, next: &mut u64) -> Result<T, TryRecvError> {
+impl<T> Shared<T> {
+    /// Receives the value at `*next` for one receiver, moving it on. The caller turns the
+    /// `Rc` into a `T` with [`own`] once the borrow is released.
+    fn try_recv(&mut self, next: &mut u64) -> Result<Rc<T>, TryRecvError> {
         if *next < self.head {
             let missed = self.head - *next;
             *next = self.head;
@@ -151,7 +155,7 @@ impl<T: Clone> Shared<T> {
         *next += 1;
         slot.unread -= 1;
         if slot.unread > 0 {
-            return Ok(slot.value.clone());
+            return Ok(Rc::clone(&slot.value));
         }
         // The last reader: every older slot is gone already, so this is the front. It gets
         // the value itself.
@@ -160,6 +164,13 @@ impl<T: Clone> Shared<T> {
         self.head += 1;
         Ok(slot.value)
     }
+}
+
+/// A received value as the receiver's own: the value itself if this was its last reader (so
+/// the last receiver gets it without a clone), a clone otherwise. Called with no borrow held.
+/// Should `T::clone` panic, this receiver has moved past the value (tokio's rule too).
+fn own<T: Clone>(value: Rc<T>) -> T {
+    Rc::try_unwrap(value).unwrap_or_else(|shared| T::clone(&shared))
 }
 
 /// The sending half; clone it for more producers.
@@ -216,7 +227,7 @@ impl<T> Sender<T> {
             };
             let receivers = shared.receivers;
             shared.ring.push_back(Slot {
-                value,
+                value: Rc::new(value),
                 unread: receivers,
             });
             shared.waiters.drain(&mut wakers);
@@ -403,7 +414,8 @@ impl<T: Clone> Receiver<T> {
     /// assert_eq!(rx.try_recv(), Ok(2));
     /// ```
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
-        self.shared.borrow_mut().try_recv(&mut self.next)
+        let value = self.shared.borrow_mut().try_recv(&mut self.next);
+        value.map(own)
     }
 
     /// Polls for the next value: the low-level form of [`Receiver::recv`].
@@ -426,14 +438,19 @@ impl<T: Clone> Receiver<T> {
             Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
             Err(TryRecvError::Empty) => {
-                shared.waiters.register(&mut self.waiter, cx.waker(), ());
+                let retired = shared.waiters.register(&mut self.waiter, cx.waker(), ());
+                drop(shared);
+                drop(retired);
                 return Poll::Pending;
             }
         };
-        if let Some(key) = self.waiter.take() {
-            shared.waiters.remove(key);
-        }
-        Poll::Ready(result)
+        let stale = self
+            .waiter
+            .take()
+            .and_then(|key| shared.waiters.remove(key));
+        drop(shared);
+        drop(stale);
+        Poll::Ready(result.map(own))
     }
 }
 
@@ -518,14 +535,16 @@ impl<T> Clone for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let unneeded = {
+        let (removed, unneeded) = {
             let mut shared = self.shared.borrow_mut();
-            if let Some(key) = self.waiter.take() {
-                shared.waiters.remove(key);
-            }
+            let removed = self
+                .waiter
+                .take()
+                .and_then(|key| shared.waiters.remove(key));
             shared.receivers -= 1;
-            shared.forget_reader(self.next)
+            (removed, shared.forget_reader(self.next))
         };
+        drop(removed);
         drop(unneeded);
     }
 }
@@ -594,7 +613,8 @@ impl<T: Clone> FusedFuture for Recv<'_, T> {
 impl<T> Drop for Recv<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.receiver.waiter.take() {
-            self.receiver.shared.borrow_mut().waiters.remove(key);
+            let removed = self.receiver.shared.borrow_mut().waiters.remove(key);
+            drop(removed);
         }
     }
 }

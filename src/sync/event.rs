@@ -206,16 +206,18 @@ impl Future for Wait<'_> {
         let mut state = this.event.state.borrow_mut();
         let woken = this.key.is_some() && state.sets != this.sets;
         if state.set || woken {
-            if let Some(key) = this.key.take() {
-                state.waiters.remove(key);
-            }
+            let removed = this.key.take().and_then(|key| state.waiters.remove(key));
+            drop(state);
+            drop(removed);
             this.done = true;
             return Poll::Ready(());
         }
         if this.key.is_none() {
             this.sets = state.sets;
         }
-        state.waiters.register(&mut this.key, cx.waker(), ());
+        let retired = state.waiters.register(&mut this.key, cx.waker(), ());
+        drop(state);
+        drop(retired);
         Poll::Pending
     }
 }
@@ -229,7 +231,8 @@ impl FusedFuture for Wait<'_> {
 impl Drop for Wait<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            self.event.state.borrow_mut().waiters.remove(key);
+            let removed = self.event.state.borrow_mut().waiters.remove(key);
+            drop(removed);
         }
     }
 }

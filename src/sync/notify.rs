@@ -253,12 +253,14 @@ impl Notified<'_> {
             NotifiedState::Done => true,
             NotifiedState::Init => {
                 let mut state = self.notify.state.borrow_mut();
-                if state.waiters_calls != self.waiters_calls {
-                    // A `notify_waiters` since our creation: we count as notified.
+                // The stored permit first (tokio's order): a future that is notified anyway
+                // takes it, so that it does not also release the next `notified()`.
+                if std::mem::take(&mut state.permit) {
                     self.state = NotifiedState::Done;
                     return true;
                 }
-                if std::mem::take(&mut state.permit) {
+                if state.waiters_calls != self.waiters_calls {
+                    // A `notify_waiters` since our creation: we count as notified.
                     self.state = NotifiedState::Done;
                     return true;
                 }
@@ -270,11 +272,15 @@ impl Notified<'_> {
                 let mut state = self.notify.state.borrow_mut();
                 if state.waiters.is_linked(key) {
                     if let Some(waker) = waker {
-                        state.waiters.set_waker(key, waker);
+                        let retired = state.waiters.set_waker(key, waker);
+                        drop(state);
+                        drop(retired);
                     }
                     return false;
                 }
-                state.waiters.remove(key);
+                let removed = state.waiters.remove(key);
+                drop(state);
+                drop(removed);
                 self.state = NotifiedState::Done;
                 true
             }
@@ -306,13 +312,16 @@ impl Drop for Notified<'_> {
             return;
         };
         let mut wakers = WakeList::new();
-        {
+        let removed = {
             let mut state = self.notify.state.borrow_mut();
-            if let Some((Notification::One, _)) = state.waiters.remove(key) {
+            let removed = state.waiters.remove(key);
+            if let Some((Notification::One, _, _)) = removed {
                 // Chosen by `notify_one` but never completed: pass it on.
                 state.notify_one(&mut wakers);
             }
-        }
+            removed
+        };
+        drop(removed);
         wakers.wake();
     }
 }

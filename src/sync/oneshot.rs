@@ -3,7 +3,7 @@
 //! [`channel`] makes a [`Sender`] and a [`Receiver`] sharing one `Rc<RefCell<..>>`. The sender
 //! sends at most once ([`Sender::send`] consumes it), and hands the value back if the receiver
 //! is gone. The receiver is itself a future: awaiting it gives the value, or [`RecvError`] if
-//! the sender was dropped without sending.
+//! the sender was dropped without sending (or the receiver was closed before a send).
 //!
 //! # Examples
 //!
@@ -67,11 +67,14 @@ struct Inner<T> {
     sender: Option<Waker>,
 }
 
-/// Stores `waker` in `slot` unless the stored one already wakes the same task.
-fn store(slot: &mut Option<Waker>, waker: &Waker) {
+/// Stores `waker` in `slot` unless the stored one already wakes the same task, returning the
+/// waker it replaced: the caller drops that after its borrow ends, since dropping a waker can
+/// drop the last reference to a task, and with it a future that may use this channel.
+#[must_use = "drop the replaced waker after the borrow ends"]
+fn store(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
     match slot {
-        Some(old) if old.will_wake(waker) => {}
-        _ => *slot = Some(waker.clone()),
+        Some(old) if old.will_wake(waker) => None,
+        _ => slot.replace(waker.clone()),
     }
 }
 
@@ -171,7 +174,9 @@ impl<T> Sender<T> {
         if inner.receiver_closed {
             return Poll::Ready(());
         }
-        store(&mut inner.sender, cx.waker());
+        let replaced = store(&mut inner.sender, cx.waker());
+        drop(inner);
+        drop(replaced);
         Poll::Pending
     }
 }
@@ -263,7 +268,8 @@ impl<T> Receiver<T> {
     /// # Errors
     ///
     /// [`TryRecvError::Empty`] if nothing was sent yet, [`TryRecvError::Closed`] if the sender
-    /// is gone without sending or the value was already received.
+    /// is gone without sending, the receiver was [closed](Receiver::close) with no value, or
+    /// the value was already received.
     ///
     /// # Examples
     ///
@@ -281,7 +287,7 @@ impl<T> Receiver<T> {
         if let Some(value) = inner.value.take() {
             self.done = true;
             Ok(value)
-        } else if inner.sender_gone || self.done {
+        } else if inner.sender_gone || inner.receiver_closed || self.done {
             self.done = true;
             Err(TryRecvError::Closed)
         } else {
@@ -290,7 +296,8 @@ impl<T> Receiver<T> {
     }
 
     /// Refuses the value: a later send fails and hands it back. A value sent before the close
-    /// can still be received.
+    /// can still be received; with none, awaiting the receiver gives [`RecvError`] at once
+    /// (tokio's rule), since no send can succeed any more.
     ///
     /// # Examples
     ///
@@ -327,11 +334,13 @@ impl<T> Future for Receiver<T> {
         if let Some(value) = inner.value.take() {
             this.done = true;
             Poll::Ready(Ok(value))
-        } else if inner.sender_gone {
+        } else if inner.sender_gone || inner.receiver_closed {
             this.done = true;
             Poll::Ready(Err(RecvError))
         } else {
-            store(&mut inner.receiver, cx.waker());
+            let replaced = store(&mut inner.receiver, cx.waker());
+            drop(inner);
+            drop(replaced);
             Poll::Pending
         }
     }
@@ -345,14 +354,18 @@ impl<T> FusedFuture for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let (value, waker) = {
+        let (value, own, waker) = {
             let mut inner = self.inner.borrow_mut();
             inner.receiver_closed = true;
-            inner.receiver = None;
-            (inner.value.take(), inner.sender.take())
+            (
+                inner.value.take(),
+                inner.receiver.take(),
+                inner.sender.take(),
+            )
         };
-        // The value's destructor runs with no borrow held.
+        // The value's and the wakers' destructors run with no borrow held.
         drop(value);
+        drop(own);
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -370,7 +383,8 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The sender was dropped without sending.
+/// No value will come: the sender was dropped without sending, or the receiver was
+/// [closed](Receiver::close) before anything was sent.
 ///
 /// # Examples
 ///
@@ -380,14 +394,14 @@ impl<T> fmt::Debug for Receiver<T> {
 /// let (tx, rx) = oneshot::channel::<()>();
 /// drop(tx);
 /// let err = looplet::block_on(rx).unwrap_err();
-/// assert_eq!(err.to_string(), "the oneshot sender was dropped without sending");
+/// assert_eq!(err.to_string(), "the oneshot channel closed with no value sent");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvError;
 
 impl fmt::Display for RecvError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the oneshot sender was dropped without sending")
+        f.write_str("the oneshot channel closed with no value sent")
     }
 }
 

@@ -169,7 +169,8 @@ impl Semaphore {
     ///
     /// # Panics
     ///
-    /// If the semaphore would hold more than [`Semaphore::MAX_PERMITS`].
+    /// If the free permits plus `n` exceed [`Semaphore::MAX_PERMITS`] (checked before any
+    /// waiter is served, so a panic here changes nothing).
     ///
     /// # Examples
     ///
@@ -178,9 +179,20 @@ impl Semaphore {
     /// sem.add_permits(2);
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
+    #[track_caller]
     pub fn add_permits(&self, n: usize) {
         let mut wakers = WakeList::new();
-        self.state.borrow_mut().release(n, &mut wakers);
+        let mut state = self.state.borrow_mut();
+        let fits = state
+            .permits
+            .checked_add(n)
+            .is_some_and(|total| total <= Semaphore::MAX_PERMITS);
+        if !fits {
+            drop(state);
+            panic!("looplet::sync::Semaphore: more than MAX_PERMITS permits");
+        }
+        state.release(n, &mut wakers);
+        drop(state);
         wakers.wake();
     }
 
@@ -402,20 +414,25 @@ impl Acquire<'_> {
         if state.closed {
             // tokio's order: closing wins even over a grant not yet seen. The permits we
             // collected go back (to the pool: a closed semaphore has no waiters).
-            let (waiter, _) = state.waiters.remove(key).expect("our waiter node");
+            let (waiter, _, retired) = state.waiters.remove(key).expect("our waiter node");
             self.key = None;
             let mut wakers = WakeList::new();
             state.release((n - waiter.missing) as usize, &mut wakers);
             drop(state);
+            drop(retired);
             wakers.wake();
             return Poll::Ready(Err(AcquireError(())));
         }
         if state.waiters.is_linked(key) {
-            state.waiters.set_waker(key, cx.waker());
+            let retired = state.waiters.set_waker(key, cx.waker());
+            drop(state);
+            drop(retired);
             return Poll::Pending;
         }
         // Served: every permit was handed to us.
-        state.waiters.remove(key);
+        let removed = state.waiters.remove(key);
+        drop(state);
+        drop(removed);
         self.key = None;
         Poll::Ready(Ok(()))
     }
@@ -447,12 +464,14 @@ impl Drop for Acquire<'_> {
             return;
         };
         let mut wakers = WakeList::new();
-        {
+        let retired = {
             let mut state = self.semaphore.state.borrow_mut();
-            let (waiter, _) = state.waiters.remove(key).expect("our waiter node");
+            let (waiter, _, retired) = state.waiters.remove(key).expect("our waiter node");
             let collected = self.permits - waiter.missing;
             state.release(collected as usize, &mut wakers);
-        }
+            retired
+        };
+        drop(retired);
         wakers.wake();
     }
 }

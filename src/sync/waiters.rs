@@ -86,29 +86,26 @@ impl<D> WaitList<D> {
     }
 
     /// Stores `waker` for waiter `key` unless the stored one already wakes the same task.
-    /// Returns false if `key` is stale (the node was removed or drained).
-    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) -> bool {
+    /// Returns the waker it replaced, to be dropped once the caller's borrow ends (see
+    /// [`Retired`]), or `Err` if `key` is stale (the node was removed or drained).
+    pub(crate) fn set_waker(&mut self, key: Key, waker: &Waker) -> Result<Retired, Stale> {
         match self.nodes.get_mut(key) {
-            Some(node) => {
-                match &node.waker {
-                    Some(old) if old.will_wake(waker) => {}
-                    _ => node.waker = Some(waker.clone()),
-                }
-                true
-            }
-            None => false,
+            Some(node) => Ok(swap_waker(&mut node.waker, waker)),
+            None => Err(Stale),
         }
     }
 
     /// Registers a waiter that re-checks its condition when woken: refreshes the waker of the
-    /// node `slot` names, or pushes a new node if there is none (or it went stale).
-    pub(crate) fn register(&mut self, slot: &mut Option<Key>, waker: &Waker, data: D) {
+    /// node `slot` names, or pushes a new node if there is none (or it went stale). Returns
+    /// the waker it replaced, as [`WaitList::set_waker`] does.
+    pub(crate) fn register(&mut self, slot: &mut Option<Key>, waker: &Waker, data: D) -> Retired {
         if let Some(key) = *slot
-            && self.set_waker(key, waker)
+            && let Ok(retired) = self.set_waker(key, waker)
         {
-            return;
+            return retired;
         }
         *slot = Some(self.push_back(Some(waker), data));
+        Retired(None)
     }
 
     /// Whether waiter `key` is still in line (false once it was picked, or if it is stale).
@@ -189,16 +186,14 @@ impl<D> WaitList<D> {
     }
 
     /// Puts the unlinked node `key` back in line, at the back, waking `waker` (the stored one
-    /// is kept if it wakes the same task). Returns false if `key` is stale.
-    pub(crate) fn relink(&mut self, key: Key, waker: &Waker) -> bool {
+    /// is kept if it wakes the same task). Returns the waker it replaced, or `Err` if `key` is
+    /// stale.
+    pub(crate) fn relink(&mut self, key: Key, waker: &Waker) -> Result<Retired, Stale> {
         let tail = self.tail;
         let Some(node) = self.nodes.get_mut(key) else {
-            return false;
+            return Err(Stale);
         };
-        match &node.waker {
-            Some(old) if old.will_wake(waker) => {}
-            _ => node.waker = Some(waker.clone()),
-        }
+        let retired = swap_waker(&mut node.waker, waker);
         let index = key.index();
         debug_assert!(!node.linked, "relinking waiter {index} that is in line");
         node.linked = true;
@@ -211,7 +206,7 @@ impl<D> WaitList<D> {
         }
         self.tail = index;
         self.linked += 1;
-        true
+        Ok(retired)
     }
 
     /// Takes waiter `key` out of line, keeping its node (and waker) stored.
@@ -221,13 +216,17 @@ impl<D> WaitList<D> {
         }
     }
 
-    /// Returns a lent waker to its node, unless the node is gone or has a newer waker.
+    /// Returns a lent waker to its node, unless the node is gone or has a newer waker; then
+    /// the waker comes back, to be dropped once the caller's borrow ends (see [`Retired`]).
     #[inline]
-    pub(crate) fn give_back(&mut self, lent: Lent) {
-        if let Some(node) = self.nodes.get_mut(lent.key)
-            && node.waker.is_none()
-        {
-            node.waker = Some(lent.waker);
+    #[must_use = "drop a refused waker after the borrow ends"]
+    pub(crate) fn give_back(&mut self, lent: Lent) -> Option<Lent> {
+        match self.nodes.get_mut(lent.key) {
+            Some(node) if node.waker.is_none() => {
+                node.waker = Some(lent.waker);
+                None
+            }
+            _ => Some(lent),
         }
     }
 
@@ -249,15 +248,17 @@ impl<D> WaitList<D> {
         self.linked = 0;
     }
 
-    /// Removes waiter `key`, unlinking it if it is still in line. Returns its data and whether
-    /// it was still linked, or `None` if the key is stale.
-    pub(crate) fn remove(&mut self, key: Key) -> Option<(D, bool)> {
+    /// Removes waiter `key`, unlinking it if it is still in line. Returns its data, whether it
+    /// was still linked, and its waker (to be dropped once the caller's borrow ends), or
+    /// `None` if the key is stale.
+    #[must_use = "drop the removed waiter's waker after the borrow ends"]
+    pub(crate) fn remove(&mut self, key: Key) -> Option<(D, bool, Retired)> {
         let linked = self.nodes.get(key)?.linked;
         if linked {
             self.unlink(key.index());
         }
         let node = self.nodes.remove(key).expect("checked above");
-        Some((node.data, linked))
+        Some((node.data, linked, Retired(node.waker)))
     }
 }
 
@@ -268,6 +269,54 @@ impl<D> fmt::Debug for WaitList<D> {
             .field("stored", &self.nodes.len())
             .finish()
     }
+}
+
+/// A waker taken out of a waiter list (replaced by a newer one, or its node removed), to be
+/// dropped once the primitive's borrow is released: dropping a waker can drop the last
+/// reference to a task, and with it a future that may use the same primitive (a foreign
+/// executor's task does). Drop it after the borrow, as `drop(state); drop(retired);`.
+#[must_use = "drop a retired waker after the borrow ends"]
+pub(crate) struct Retired(Option<Waker>);
+
+impl Retired {
+    /// Nothing retired.
+    pub(crate) const NONE: Retired = Retired(None);
+
+    /// Keeps `waker` for dropping later (replacing, and so dropping, nothing: a caller retires
+    /// at most one waker per operation).
+    #[inline]
+    pub(crate) fn keep(&mut self, waker: Retired) {
+        if waker.0.is_some() {
+            *self = waker;
+        }
+    }
+
+    /// Stores `waker` in `slot` unless the stored one already wakes the same task, keeping
+    /// the waker it replaced.
+    #[inline]
+    pub(crate) fn swap(&mut self, slot: &mut Option<Waker>, waker: &Waker) {
+        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+            self.swap_cold(slot, waker);
+        }
+    }
+
+    /// [`Retired::swap`]'s rare half: a first wait, or a task polled with a new waker.
+    #[cold]
+    fn swap_cold(&mut self, slot: &mut Option<Waker>, waker: &Waker) {
+        self.keep(Retired(slot.replace(waker.clone())));
+    }
+}
+
+/// The waiter's key was stale: its node was removed or drained.
+#[derive(Debug)]
+pub(crate) struct Stale;
+
+/// Stores `waker` in `slot` unless the stored one already wakes the same task; returns the
+/// waker it replaced.
+fn swap_waker(slot: &mut Option<Waker>, waker: &Waker) -> Retired {
+    let mut retired = Retired::NONE;
+    retired.swap(slot, waker);
+    retired
 }
 
 /// A waker lent out of its node by [`WaitList::pick_front_and_lend`].
@@ -391,7 +440,11 @@ mod tests {
         let b = list.push_back(Some(&waker("b", &log)), 2);
         let c = list.push_back(Some(&waker("c", &log)), 3);
         assert_eq!(list.len(), 3);
-        assert_eq!(list.remove(b), Some((2, true)), "leaves from the middle");
+        assert_eq!(
+            list.remove(b).map(|(d, linked, _)| (d, linked)),
+            Some((2, true)),
+            "leaves from the middle"
+        );
         let mut wakers = WakeList::new();
         assert!(list.unlink_front(&mut wakers, |d| *d += 10));
         assert!(!list.is_linked(a));
@@ -402,9 +455,19 @@ mod tests {
         assert!(list.is_empty());
         wakers.wake();
         assert_eq!(*log.lock().unwrap(), ["a", "c"]);
-        assert_eq!(list.remove(a), Some((11, false)));
-        assert_eq!(list.remove(a), None, "stale");
-        assert_eq!(list.remove(c), Some((3, false)));
+        assert_eq!(
+            list.remove(a).map(|(d, linked, _)| (d, linked)),
+            Some((11, false))
+        );
+        assert_eq!(
+            list.remove(a).map(|(d, linked, _)| (d, linked)),
+            None,
+            "stale"
+        );
+        assert_eq!(
+            list.remove(c).map(|(d, linked, _)| (d, linked)),
+            Some((3, false))
+        );
         assert_eq!(list.nodes.len(), 0);
     }
 
@@ -422,11 +485,11 @@ mod tests {
         assert_eq!(*log.lock().unwrap(), ["x", "y", "z"]);
         assert!(list.is_empty());
         for key in keys {
-            assert_eq!(list.remove(key), None);
-            assert!(!list.set_waker(key, &waker("late", &log)));
+            assert_eq!(list.remove(key).map(|(d, linked, _)| (d, linked)), None);
+            assert!(list.set_waker(key, &waker("late", &log)).is_err());
         }
         let mut slot = None;
-        list.register(&mut slot, &waker("again", &log), ());
+        drop(list.register(&mut slot, &waker("again", &log), ()));
         assert!(list.is_linked(slot.unwrap()));
     }
 
@@ -436,7 +499,7 @@ mod tests {
         let w = waker("w", &log);
         let mut list = WaitList::new();
         let key = list.push_back(Some(&w), ());
-        assert!(list.set_waker(key, &w.clone()));
+        assert!(list.set_waker(key, &w.clone()).is_ok());
         let mut wakers = WakeList::new();
         list.unlink_all(&mut wakers, |_| {});
         wakers.wake();

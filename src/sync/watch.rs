@@ -537,14 +537,16 @@ impl<T> Future for Changed<'_, T> {
         } else if shared.closed.get() {
             Err(RecvError(()))
         } else {
-            shared
+            let retired = shared
                 .waiters
                 .borrow_mut()
                 .register(&mut this.key, cx.waker(), ());
+            drop(retired);
             return Poll::Pending;
         };
         if let Some(key) = this.key.take() {
-            shared.waiters.borrow_mut().remove(key);
+            let removed = shared.waiters.borrow_mut().remove(key);
+            drop(removed);
         }
         this.done = true;
         Poll::Ready(result)
@@ -560,7 +562,8 @@ impl<T> FusedFuture for Changed<'_, T> {
 impl<T> Drop for Changed<'_, T> {
     fn drop(&mut self) {
         if let Some(key) = self.key {
-            self.receiver.shared.waiters.borrow_mut().remove(key);
+            let removed = self.receiver.shared.waiters.borrow_mut().remove(key);
+            drop(removed);
         }
     }
 }
