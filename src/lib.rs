@@ -199,6 +199,8 @@
 
 mod blocking;
 pub mod channel;
+#[cfg(feature = "hyper")]
+pub mod compat;
 mod context;
 pub mod executor;
 pub mod fs;

@@ -541,6 +541,24 @@ impl<T: AsFd> Async<T> {
     pub(crate) fn kind(&self) -> Kind {
         self.source.kind
     }
+
+    /// Reads into memory that may be uninitialised, without zeroing it first where looplet
+    /// makes the syscall itself (TCP, Unix streams, pipes): what hyper's read buffer wants.
+    /// Returns how many bytes at the front of `buf` are now initialised (0 at the end of
+    /// the stream).
+    #[cfg(feature = "hyper")]
+    pub(crate) fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>
+    where
+        for<'a> &'a T: Read,
+    {
+        let kind = self.kind();
+        let read = |mut io: &T| read_uninit_once(kind, &mut io, buf, |io, buf| io.read(buf));
+        moved(self.poll_with(READ, cx, read, rule))
+    }
 }
 
 // Nothing in an `Async` is pinned structurally: `T` is only ever used through `&T`/`&mut T`.
@@ -724,6 +742,26 @@ fn write_vectored_once<I: AsFd>(
         _ => return Ok((plain(io, bufs)?, None)),
     };
     Ok((n, Some(want)))
+}
+
+/// One read into memory that may be uninitialised: read(2) straight into it for
+/// [`own_syscalls`] kinds; else the memory is zeroed first and `plain` reads into it.
+/// Returns the count of bytes now initialised at its front.
+#[cfg(feature = "hyper")]
+fn read_uninit_once<I: AsFd>(
+    kind: Kind,
+    io: &mut I,
+    buf: &mut [std::mem::MaybeUninit<u8>],
+    plain: impl FnOnce(&mut I, &mut [u8]) -> io::Result<usize>,
+) -> io::Result<Moved> {
+    if own_syscalls(kind) {
+        let (read, _) = rustix::io::read(io.as_fd(), &mut *buf)?;
+        return Ok((read.len(), Some(buf.len())));
+    }
+    buf.fill(std::mem::MaybeUninit::new(0));
+    // SAFETY: every byte was just initialised, and `MaybeUninit<u8>` has `u8`'s layout.
+    let bytes = unsafe { &mut *(buf as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    Ok((plain(io, bytes)?, None))
 }
 
 /// The bytes of a [`Moved`].

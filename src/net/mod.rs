@@ -150,6 +150,17 @@ macro_rules! stream_io {
         }
 
         forward_io_to_ref!($stream);
+
+        #[cfg(feature = "hyper")]
+        impl crate::compat::hyper::sealed::ReadUninit for $stream {
+            fn poll_read_uninit(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                self.inner.poll_read_uninit(cx, buf)
+            }
+        }
     };
 }
 
