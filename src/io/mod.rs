@@ -758,10 +758,15 @@ fn read_uninit_once<I: AsFd>(
         let (read, _) = rustix::io::read(io.as_fd(), &mut *buf)?;
         return Ok((read.len(), Some(buf.len())));
     }
+    // Zeroed up to a cap, so that a huge buffer costs no huge memset per read.
+    let len = buf.len().min(64 * 1024);
+    let buf = &mut buf[..len];
     buf.fill(std::mem::MaybeUninit::new(0));
     // SAFETY: every byte was just initialised, and `MaybeUninit<u8>` has `u8`'s layout.
     let bytes = unsafe { &mut *(buf as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-    Ok((plain(io, bytes)?, None))
+    // A `Read` that claims more than it was given (safe code may) is never believed: the
+    // count is what the caller will treat as initialised.
+    Ok((plain(io, bytes)?.min(len), None))
 }
 
 /// The bytes of a [`Moved`].

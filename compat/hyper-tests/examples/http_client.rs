@@ -1,4 +1,4 @@
-//! A hyper HTTP/1 client on looplet: fetches a path and prints the status and body.
+//! A hyper client on looplet: fetches a path over HTTP/1 and prints the status and body.
 //!
 //! ```text
 //! cargo run -p looplet-hyper-tests --example http_client -- --addr 127.0.0.1:3000 --path /

@@ -165,10 +165,17 @@ fn header_read_timeout_closes_a_silent_client() {
                 )
                 .await
         });
+        let start = looplet::time::now();
         let mut silent = TcpStream::connect(addr).await?;
         let mut buf = Vec::new();
         // The server gives up and closes: the read ends (hyper may send a 408 first).
         silent.read_to_end(&mut buf).await?;
+        // Not before the timeout: a timer that fired at once would fail here.
+        assert!(
+            looplet::time::now() - start >= Duration::from_millis(100),
+            "closed after {:?}",
+            looplet::time::now() - start
+        );
         let result = server.await;
         assert!(
             result.is_err(),
@@ -249,5 +256,168 @@ fn clients_vanishing_mid_request_leave_no_task_or_fd_behind() {
             open_fds(),
             looplet::all_tasks()
         );
+    });
+}
+
+/// A futures-io stream (here a looplet `TcpStream` seen only through futures-io, as a TLS
+/// stream would be) served through `FuturesIo`, with a body larger than one read.
+#[test]
+fn futures_io_serves_any_futures_io_stream() {
+    use looplet::compat::hyper::FuturesIo;
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        looplet::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            hyper::server::conn::http1::Builder::new()
+                .timer(LoopletTimer::new())
+                .serve_connection(
+                    FuturesIo::new(stream),
+                    service_fn(looplet_hyper_tests::hello_or_echo),
+                )
+                .await
+                .unwrap();
+        })
+        .detach();
+        let mut client = http1_client(addr).await?;
+        let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 253) as u8).collect();
+        let response = client.send_request(request("/echo", big.clone())).await?;
+        assert!(body_of(response).await? == big, "the echo differs");
+        Ok(())
+    });
+}
+
+/// HTTP/2 bodies larger than the flow-control window (64 KiB by default), four at once.
+#[test]
+fn http2_moves_bodies_larger_than_its_window() {
+    bounded(async {
+        let (addr, _) = counting_server(true).await?;
+        let client = http2_client(addr).await?;
+        let requests: Vec<_> = (0..4u8)
+            .map(|n| {
+                let mut client = client.clone();
+                looplet::spawn(async move {
+                    let body = vec![n; 1 << 20];
+                    let response = client.send_request(request("/echo", body.clone())).await?;
+                    assert!(body_of(response).await? == body, "stream {n} differs");
+                    Ok::<_, Error>(())
+                })
+            })
+            .collect();
+        for request in requests {
+            request.await?;
+        }
+        Ok(())
+    });
+}
+
+/// An HTTP/2 response body that is `!Send`, on looplet's executor (no `Send` bound).
+#[test]
+fn http2_streams_a_not_send_body() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        looplet::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
+                let marker = Rc::new(());
+                let frames = futures_util::stream::iter(0..5).map(move |n| {
+                    let _ = &marker;
+                    Ok::<_, Infallible>(Frame::data(Bytes::from(format!("part {n};"))))
+                });
+                Ok::<_, Infallible>(Response::new(StreamBody::new(frames)))
+            });
+            hyper::server::conn::http2::Builder::new(looplet::compat::hyper::LoopletExecutor::new())
+                .timer(LoopletTimer::new())
+                .serve_connection(LoopletIo::new(stream), service)
+                .await
+                .unwrap();
+        })
+        .detach();
+        let mut client = http2_client(addr).await?;
+        let response = client.send_request(request("/", "")).await?;
+        let expected: String = (0..5).map(|n| format!("part {n};")).collect();
+        assert_eq!(body_of(response).await?, expected.as_bytes());
+        Ok(())
+    });
+}
+
+/// A server's graceful shutdown ends its connection with `Ok`, on HTTP/1 and on HTTP/2 (where
+/// the peer may be gone by the time the write side is shut down).
+#[test]
+fn graceful_shutdown_ends_cleanly_on_http1_and_http2() {
+    for http2 in [false, true] {
+        bounded(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            let (stop, stopped) = looplet::sync::oneshot::channel::<()>();
+            let server = looplet::spawn(async move {
+                let (stream, _) = listener.accept().await.unwrap();
+                let io = LoopletIo::new(stream);
+                let service = service_fn(looplet_hyper_tests::hello_or_echo);
+                if http2 {
+                    let conn = hyper::server::conn::http2::Builder::new(
+                        looplet::compat::hyper::LoopletExecutor::new(),
+                    )
+                    .timer(LoopletTimer::new())
+                    .serve_connection(io, service);
+                    let mut conn = std::pin::pin!(conn);
+                    let _ = futures_util::future::select(conn.as_mut(), stopped).await;
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                } else {
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(LoopletTimer::new())
+                        .serve_connection(io, service);
+                    let mut conn = std::pin::pin!(conn);
+                    let _ = futures_util::future::select(conn.as_mut(), stopped).await;
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            });
+            if http2 {
+                let mut client = http2_client(addr).await?;
+                body_of(client.send_request(request("/", "")).await?).await?;
+            } else {
+                let mut client = http1_client(addr).await?;
+                body_of(client.send_request(request("/", "")).await?).await?;
+            }
+            stop.send(()).unwrap();
+            let result = server.await;
+            assert!(result.is_ok(), "http2={http2}: {result:?}");
+            Ok(())
+        });
+    }
+}
+
+/// A client that resets its connection (`SO_LINGER` 0) halfway through a request body: the
+/// server's connection ends with an error, and the server goes on serving.
+#[test]
+fn a_reset_mid_body_ends_that_connection_only() {
+    use futures_util::AsyncWriteExt;
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let first = looplet::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let result = serve_connection(stream, false).await;
+            (listener, result)
+        });
+        let mut stream = TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 100000\r\n\r\nsome")
+            .await?;
+        looplet::sleep(Duration::from_millis(20)).await;
+        stream.set_linger(Some(Duration::ZERO))?;
+        drop(stream);
+        let (listener, result) = first.await;
+        assert!(result.is_err(), "{result:?}");
+        looplet::spawn(serve(listener, false)).detach();
+        let mut client = http1_client(addr).await?;
+        assert_eq!(
+            body_of(client.send_request(request("/", "")).await?).await?,
+            GREETING
+        );
+        Ok(())
     });
 }
