@@ -255,10 +255,7 @@ fn metrics_count_a_known_workload_exactly() {
     assert_eq!(m.polls, 6 + 1 + 1 + 2 + 1);
     // How often the loop slept depends on timing (under valgrind a 1 ms sleep or the pool's
     // reply can be over before the loop gets to its wait); a 50 ms sleep always needs one.
-    assert!(
-        m.waits >= 1,
-        "slept at least for the 50 ms timer: {m:?}"
-    );
+    assert!(m.waits >= 1, "slept at least for the 50 ms timer: {m:?}");
     assert_eq!(m.io_events, 0);
     assert_eq!(
         (m.queue_depth_max, m.time_asleep, m.time_busy),
