@@ -68,7 +68,9 @@
 //! use looplet's `!Send` sockets inside a `Send` future. The pattern that works is to keep
 //! the `!Send` part in a looplet task and hand over only its result: a [`Task<T>`](crate::Task)
 //! is `Send` when `T` is, so an axum handler can `looplet::spawn` the work that touches
-//! looplet's sockets or `Rc` state and `.await` the task.
+//! looplet's sockets or `Rc` state and `.await` the task. The `axum_server` example of
+//! `compat/hyper-tests` serves an axum `Router` this way (through hyper-util's
+//! `TowerToHyperService`; axum's own `serve` needs tokio).
 
 use std::fmt;
 use std::future::Future;
