@@ -176,6 +176,28 @@ fn reset_by_peer_mid_read_is_an_error_and_the_loop_goes_on() -> io::Result<()> {
     })
 }
 
+/// Closing (`AsyncWriteExt::close`) a stream whose peer reset it succeeds: `shutdown(2)`
+/// says `NotConnected`, and there is nothing left to shut down (tokio's rule). A graceful
+/// close after the peer left (hyper's HTTP/2 one) used to end in that error.
+#[test]
+fn closing_a_stream_the_peer_already_reset_succeeds() -> io::Result<()> {
+    looplet::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let mut client = TcpStream::connect(listener.local_addr()?).await?;
+        let (server, _) = listener.accept().await?;
+        reset_on_close(&server)?;
+        drop(server); // RST
+        let mut buf = [0u8; 16];
+        let err = client.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+        // The kernel's answer, which the close must not pass on.
+        let raw = client.shutdown(Shutdown::Write).unwrap_err();
+        assert_eq!(raw.kind(), ErrorKind::NotConnected, "{raw}");
+        client.close().await?;
+        Ok(())
+    })
+}
+
 /// Writing to a peer that is gone gives `BrokenPipe` or `ConnectionReset`, never SIGPIPE.
 #[test]
 fn writing_after_the_peer_closed_is_an_error_not_a_signal() -> io::Result<()> {

@@ -102,7 +102,10 @@ async fn finish_connect<T: AsFd>(socket: &Async<T>) -> io::Result<()> {
 
 /// `AsyncRead`/`AsyncWrite` on `&Stream` through its `inner: Async<_>`, and on `Stream`
 /// through `&Stream`. Flushing does nothing (a socket has no buffer of ours); closing shuts
-/// down the write side, so the peer reads to the end of the stream.
+/// down the write side, so the peer reads to the end of the stream. A close that finds the
+/// peer already gone (`NotConnected` from `shutdown(2)`) has nothing left to do and succeeds,
+/// as tokio's `poll_shutdown` does: a graceful close (hyper's HTTP/2 one, a TLS close_notify)
+/// after the peer left is not an error.
 macro_rules! stream_io {
     ($stream:ty) => {
         impl AsyncRead for &$stream {
@@ -145,7 +148,10 @@ macro_rules! stream_io {
             }
 
             fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                Poll::Ready(self.shutdown(Shutdown::Write))
+                Poll::Ready(match self.shutdown(Shutdown::Write) {
+                    Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(()),
+                    other => other,
+                })
             }
         }
 
