@@ -102,6 +102,19 @@ pub(crate) mod sealed {
 
 /// A looplet stream that [`LoopletIo`] can hand to hyper: [`TcpStream`](crate::net::TcpStream),
 /// [`UnixStream`](crate::net::UnixStream) and [`Async<T>`](crate::io::Async) (sealed).
+///
+/// # Examples
+///
+/// ```
+/// use looplet::compat::hyper::{LoopletIo, LoopletStream};
+///
+/// fn for_hyper<S: LoopletStream>(stream: S) -> LoopletIo<S> {
+///     LoopletIo::new(stream)
+/// }
+/// let (a, _b) = looplet::net::UnixStream::pair()?;
+/// let _io = for_hyper(a);
+/// # std::io::Result::Ok(())
+/// ```
 pub trait LoopletStream: sealed::ReadUninit + AsyncWrite + Unpin {}
 
 impl<T: sealed::ReadUninit + AsyncWrite + Unpin> LoopletStream for T {}
@@ -117,6 +130,108 @@ where
     ) -> Poll<io::Result<usize>> {
         crate::io::Async::poll_read_uninit(self, cx, buf)
     }
+}
+
+/// What [`LoopletIo`] and [`FuturesIo`] share: wrapping, the accessors, `Debug`. `$what` says
+/// what they wrap in the docs; `$make` makes one in the examples and `$inner` is its type.
+macro_rules! io_wrapper {
+    ($wrapper:ident, $what:literal, $make:literal, $inner:literal) => {
+        impl<T> $wrapper<T> {
+            #[doc = concat!("Wraps ", $what, ".")]
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let io = looplet::compat::hyper::", stringify!($wrapper), "::new(", $make, ");")]
+            #[doc = concat!("let _inner: ", $inner, " = io.into_inner();")]
+            /// ```
+            pub fn new(inner: T) -> $wrapper<T> {
+                $wrapper { inner }
+            }
+
+            /// The stream.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let io = looplet::compat::hyper::", stringify!($wrapper), "::new(", $make, ");")]
+            #[doc = concat!("let _inner: &", $inner, " = io.inner();")]
+            /// ```
+            pub fn inner(&self) -> &T {
+                &self.inner
+            }
+
+            /// The stream, mutably.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let mut io = looplet::compat::hyper::", stringify!($wrapper), "::new(", $make, ");")]
+            #[doc = concat!("let _inner: &mut ", $inner, " = io.inner_mut();")]
+            /// ```
+            pub fn inner_mut(&mut self) -> &mut T {
+                &mut self.inner
+            }
+
+            /// Unwraps the stream.
+            ///
+            /// # Examples
+            ///
+            /// ```
+            #[doc = concat!("let io = looplet::compat::hyper::", stringify!($wrapper), "::new(", $make, ");")]
+            #[doc = concat!("let _inner: ", $inner, " = io.into_inner();")]
+            /// ```
+            pub fn into_inner(self) -> T {
+                self.inner
+            }
+        }
+
+        impl<T: fmt::Debug> fmt::Debug for $wrapper<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($wrapper)).field(&self.inner).finish()
+            }
+        }
+    };
+}
+
+/// hyper's `rt::Write` on a wrapper, forwarded to the wrapped stream's futures-io
+/// `AsyncWrite` (`poll_shutdown` is its `poll_close`); `$vectored` is what
+/// `is_write_vectored` answers.
+macro_rules! forward_write {
+    ($wrapper:ident, $bound:path, $vectored:literal) => {
+        impl<T: $bound + Unpin> hyper::rt::Write for $wrapper<T> {
+            fn poll_write(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.inner).poll_write(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                $vectored
+            }
+
+            fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Pin::new(&mut self.inner).poll_flush(cx)
+            }
+
+            fn poll_shutdown(
+                mut self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<io::Result<()>> {
+                Pin::new(&mut self.inner).poll_close(cx)
+            }
+        }
+    };
 }
 
 /// A looplet stream as hyper's `rt::Read` + `rt::Write`: hyper-util's `TokioIo`.
@@ -146,33 +261,12 @@ pub struct LoopletIo<T> {
     inner: T,
 }
 
-impl<T> LoopletIo<T> {
-    /// Wraps a looplet stream.
-    pub fn new(inner: T) -> LoopletIo<T> {
-        LoopletIo { inner }
-    }
-
-    /// The stream.
-    pub fn inner(&self) -> &T {
-        &self.inner
-    }
-
-    /// The stream, mutably.
-    pub fn inner_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-
-    /// Unwraps the stream.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for LoopletIo<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("LoopletIo").field(&self.inner).finish()
-    }
-}
+io_wrapper!(
+    LoopletIo,
+    "a looplet stream",
+    "looplet::net::UnixStream::pair().unwrap().0",
+    "looplet::net::UnixStream"
+);
 
 impl<T: LoopletStream> hyper::rt::Read for LoopletIo<T> {
     fn poll_read(
@@ -193,45 +287,7 @@ impl<T: LoopletStream> hyper::rt::Read for LoopletIo<T> {
     }
 }
 
-impl<T: LoopletStream> hyper::rt::Write for LoopletIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        shutdown_done(ready!(Pin::new(&mut self.inner).poll_close(cx)))
-    }
-}
-
-/// A shutdown that finds the peer already gone (`NotConnected` from `shutdown(2)`) has
-/// nothing left to do: hyper's graceful HTTP/2 close would otherwise end in that error.
-/// tokio's `TcpStream::poll_shutdown` does the same.
-fn shutdown_done(result: io::Result<()>) -> Poll<io::Result<()>> {
-    match result {
-        Err(err) if err.kind() == io::ErrorKind::NotConnected => Poll::Ready(Ok(())),
-        other => Poll::Ready(other),
-    }
-}
+forward_write!(LoopletIo, LoopletStream, true);
 
 /// Any futures-io stream as hyper's `rt::Read` + `rt::Write`: for a TLS stream, or any
 /// stream that is not looplet's own.
@@ -252,36 +308,12 @@ pub struct FuturesIo<T> {
     inner: T,
 }
 
-/// The most [`FuturesIo`] zeroes and offers per read.
-const ZEROED_READ_MAX: usize = 64 * 1024;
-
-impl<T> FuturesIo<T> {
-    /// Wraps a futures-io stream.
-    pub fn new(inner: T) -> FuturesIo<T> {
-        FuturesIo { inner }
-    }
-
-    /// The stream.
-    pub fn inner(&self) -> &T {
-        &self.inner
-    }
-
-    /// The stream, mutably.
-    pub fn inner_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-
-    /// Unwraps the stream.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for FuturesIo<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("FuturesIo").field(&self.inner).finish()
-    }
-}
+io_wrapper!(
+    FuturesIo,
+    "a futures-io stream",
+    "futures_util::io::Cursor::new(vec![1u8])",
+    "futures_util::io::Cursor<Vec<u8>>"
+);
 
 impl<T: AsyncRead + Unpin> hyper::rt::Read for FuturesIo<T> {
     fn poll_read(
@@ -291,12 +323,8 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for FuturesIo<T> {
     ) -> Poll<io::Result<()>> {
         // SAFETY: as in `LoopletIo`'s: only zeroes, then the stream's bytes, are written.
         let unfilled = unsafe { buf.as_mut() };
-        let len = unfilled.len().min(ZEROED_READ_MAX);
-        let unfilled = &mut unfilled[..len];
-        unfilled.fill(MaybeUninit::new(0));
-        // SAFETY: every byte of `unfilled` was just initialised; `MaybeUninit<u8>` has `u8`'s
-        // layout.
-        let bytes = unsafe { &mut *(unfilled as *mut [MaybeUninit<u8>] as *mut [u8]) };
+        let bytes = crate::io::zeroed_front(unfilled);
+        let len = bytes.len();
         let n = ready!(Pin::new(&mut self.inner).poll_read(cx, bytes))?;
         // A stream that claims more than it was given is broken; never advance past it.
         let n = n.min(len);
@@ -306,31 +334,9 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for FuturesIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> hyper::rt::Write for FuturesIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        shutdown_done(ready!(Pin::new(&mut self.inner).poll_close(cx)))
-    }
-}
+// futures-io cannot say whether a stream writes vectored, and its default writes only the
+// first buffer: hyper then flattens its buffers itself.
+forward_write!(FuturesIo, AsyncWrite, false);
 
 /// hyper's `rt::Executor` on looplet: spawns each future on the running loop with
 /// [`spawn`](crate::spawn) and detaches it. hyper-util's `TokioExecutor`, without the `Send`

@@ -745,7 +745,8 @@ fn write_vectored_once<I: AsFd>(
 }
 
 /// One read into memory that may be uninitialised: read(2) straight into it for
-/// [`own_syscalls`] kinds; else the memory is zeroed first and `plain` reads into it.
+/// [`own_syscalls`] kinds; else its front is zeroed first ([`zeroed_front`]) and `plain`
+/// reads into that.
 /// Returns the count of bytes now initialised at its front.
 #[cfg(feature = "hyper")]
 fn read_uninit_once<I: AsFd>(
@@ -758,15 +759,28 @@ fn read_uninit_once<I: AsFd>(
         let (read, _) = rustix::io::read(io.as_fd(), &mut *buf)?;
         return Ok((read.len(), Some(buf.len())));
     }
-    // Zeroed up to a cap, so that a huge buffer costs no huge memset per read.
-    let len = buf.len().min(64 * 1024);
-    let buf = &mut buf[..len];
-    buf.fill(std::mem::MaybeUninit::new(0));
-    // SAFETY: every byte was just initialised, and `MaybeUninit<u8>` has `u8`'s layout.
-    let bytes = unsafe { &mut *(buf as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+    let bytes = zeroed_front(buf);
+    let len = bytes.len();
     // A `Read` that claims more than it was given (safe code may) is never believed: the
     // count is what the caller will treat as initialised.
     Ok((plain(io, bytes)?.min(len), None))
+}
+
+/// The most [`zeroed_front`] zeroes: a huge buffer costs no huge memset per read.
+#[cfg(feature = "hyper")]
+const ZEROED_READ_MAX: usize = 64 * 1024;
+
+/// The front of `buf` (up to [`ZEROED_READ_MAX`] bytes), zeroed, as initialised memory: for a
+/// read through an API that only reads into initialised memory (`std::io::Read`,
+/// futures-io).
+#[cfg(feature = "hyper")]
+pub(crate) fn zeroed_front(buf: &mut [std::mem::MaybeUninit<u8>]) -> &mut [u8] {
+    let len = buf.len().min(ZEROED_READ_MAX);
+    let front = &mut buf[..len];
+    front.fill(std::mem::MaybeUninit::new(0));
+    // SAFETY: every byte of `front` was just initialised, and `MaybeUninit<u8>` has `u8`'s
+    // layout.
+    unsafe { &mut *(front as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) }
 }
 
 /// The bytes of a [`Moved`].
