@@ -24,7 +24,7 @@ use axum::routing::get;
 use hyper_util::service::TowerToHyperService;
 use looplet::compat::hyper::{LoopletIo, LoopletTimer};
 use looplet::net::TcpListener;
-use looplet_hyper_tests::{Error, body_of, http1_client, request};
+use looplet_hyper_tests::{Args, Error, body_of, http1_client, request};
 
 thread_local! {
     /// The loop's own state: `!Send`, never seen by axum's `Send` futures.
@@ -70,20 +70,11 @@ async fn serve(listener: TcpListener) -> Result<(), Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let mut port = 3000;
-    let mut self_test = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--self-test" => self_test = true,
-            other => return Err(format!("unknown argument {other:?}").into()),
-        }
-    }
+    let args = Args::parse(3000)?;
     looplet::block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", if self_test { 0 } else { port })).await?;
+        let listener = args.bind().await?;
         let addr = listener.local_addr()?;
-        if !self_test {
+        if !args.self_test {
             println!("axum on http://{addr}/ (and /visits)");
             return serve(listener).await;
         }

@@ -10,28 +10,14 @@
 //! `--self-test` serves on a free port, sends itself 100 keep-alive requests and a 1 MiB
 //! echo through a hyper client, checks every byte, and exits (non-zero on any mismatch).
 
-use looplet::net::TcpListener;
-use looplet_hyper_tests::{Error, GREETING, body_of, http1_client, request, serve};
+use looplet_hyper_tests::{Args, Error, GREETING, body_of, http1_client, request, serve};
 
 fn main() -> Result<(), Error> {
-    let mut port = 3000;
-    let mut self_test = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--self-test" => self_test = true,
-            other => {
-                return Err(
-                    format!("unknown argument {other:?} (try --port N, --self-test)").into(),
-                );
-            }
-        }
-    }
+    let args = Args::parse(3000)?;
     looplet::block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", if self_test { 0 } else { port })).await?;
+        let listener = args.bind().await?;
         let addr = listener.local_addr()?;
-        if !self_test {
+        if !args.self_test {
             println!("serving on http://{addr}/ (and /echo)");
             serve(listener, false).await?;
             return Ok(());

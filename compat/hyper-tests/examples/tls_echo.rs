@@ -19,7 +19,7 @@ use futures_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use futures_rustls::{TlsAcceptor, TlsConnector};
 use futures_util::{AsyncReadExt, AsyncWriteExt};
 use looplet::net::{TcpListener, TcpStream};
-use looplet_hyper_tests::Error;
+use looplet_hyper_tests::{Args, Error};
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -87,16 +87,7 @@ async fn client(
 }
 
 fn main() -> Result<(), Error> {
-    let mut port = 8443;
-    let mut self_test = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--self-test" => self_test = true,
-            other => return Err(format!("unknown argument {other:?}").into()),
-        }
-    }
+    let args = Args::parse(8443)?;
     let (cert, key, pem) = certificate()?;
     let server = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()?
@@ -104,9 +95,9 @@ fn main() -> Result<(), Error> {
         .with_single_cert(vec![cert.clone()], key)?;
     let acceptor = TlsAcceptor::from(Arc::new(server));
     looplet::block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", if self_test { 0 } else { port })).await?;
+        let listener = args.bind().await?;
         let addr = listener.local_addr()?;
-        if !self_test {
+        if !args.self_test {
             println!("TLS echo on {addr} (name: localhost), certificate:\n{pem}");
             return serve(listener, acceptor).await;
         }

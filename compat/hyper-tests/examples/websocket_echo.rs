@@ -12,7 +12,7 @@
 use async_tungstenite::tungstenite::Message;
 use futures_util::StreamExt;
 use looplet::net::{TcpListener, TcpStream};
-use looplet_hyper_tests::Error;
+use looplet_hyper_tests::{Args, Error};
 
 /// Echoes every text and binary message until the client closes.
 async fn echo(stream: TcpStream) -> Result<(), Error> {
@@ -60,20 +60,11 @@ async fn client(addr: std::net::SocketAddr, n: usize) -> Result<(), Error> {
 }
 
 fn main() -> Result<(), Error> {
-    let mut port = 9001;
-    let mut self_test = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--port" => port = args.next().ok_or("--port needs a value")?.parse()?,
-            "--self-test" => self_test = true,
-            other => return Err(format!("unknown argument {other:?}").into()),
-        }
-    }
+    let args = Args::parse(9001)?;
     looplet::block_on(async move {
-        let listener = TcpListener::bind(("127.0.0.1", if self_test { 0 } else { port })).await?;
+        let listener = args.bind().await?;
         let addr = listener.local_addr()?;
-        if !self_test {
+        if !args.self_test {
             println!("websocket echo on ws://{addr}/");
             return serve(listener).await;
         }

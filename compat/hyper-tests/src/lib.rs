@@ -21,6 +21,43 @@ pub const GREETING: &[u8] = b"hello, world\n";
 /// A boxed error, for the examples' and tests' `?`.
 pub type Error = Box<dyn std::error::Error>;
 
+/// The servers' command line: `--port N` (the example's default otherwise) and
+/// `--self-test` (serve on a free port, check itself, exit).
+pub struct Args {
+    /// Where to serve (127.0.0.1).
+    pub port: u16,
+    /// Serve on a free port, check the example against itself, and exit.
+    pub self_test: bool,
+}
+
+impl Args {
+    /// Reads the command line; any other argument is an error.
+    pub fn parse(default_port: u16) -> Result<Args, Error> {
+        let mut parsed = Args {
+            port: default_port,
+            self_test: false,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--port" => parsed.port = args.next().ok_or("--port needs a value")?.parse()?,
+                "--self-test" => parsed.self_test = true,
+                other => {
+                    return Err(
+                        format!("unknown argument {other:?} (try --port N, --self-test)").into(),
+                    );
+                }
+            }
+        }
+        Ok(parsed)
+    }
+
+    /// The listener to serve on: 127.0.0.1 at `--port`, or a free port for `--self-test`.
+    pub async fn bind(&self) -> io::Result<TcpListener> {
+        TcpListener::bind(("127.0.0.1", if self.self_test { 0 } else { self.port })).await
+    }
+}
+
 /// The service: `/echo` answers with the request's body, anything else with [`GREETING`].
 pub async fn hello_or_echo(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
     if req.uri().path() == "/echo" {
