@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -29,8 +30,26 @@ fn bounded(test: impl Future<Output = Result<(), Error>>) {
     });
 }
 
+/// A listener on a free port whose first connection `serve` serves, in a task: its address,
+/// and the task (to await its result, or detach).
+async fn first_connection<F, Fut>(
+    serve: F,
+) -> Result<(SocketAddr, looplet::Task<Fut::Output>), Error>
+where
+    F: FnOnce(TcpStream) -> Fut + 'static,
+    Fut: Future + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = looplet::spawn(async move {
+        let (stream, _) = listener.accept().await.expect("the test's connection");
+        serve(stream).await
+    });
+    Ok((addr, task))
+}
+
 /// A server on a free port whose accepted connections are counted.
-async fn counting_server(http2: bool) -> Result<(std::net::SocketAddr, Rc<Cell<usize>>), Error> {
+async fn counting_server(http2: bool) -> Result<(SocketAddr, Rc<Cell<usize>>), Error> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let accepted = Rc::new(Cell::new(0));
@@ -110,10 +129,7 @@ fn a_one_mebibyte_post_is_echoed_byte_for_byte() {
 #[test]
 fn a_not_send_body_streams_from_a_looplet_channel() {
     bounded(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        looplet::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
+        let (addr, server) = first_connection(|stream| async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
                 let (tx, rx) = looplet::channel::bounded::<Bytes>(1);
                 looplet::spawn(async move {
@@ -136,7 +152,8 @@ fn a_not_send_body_streams_from_a_looplet_channel() {
                 .await
                 .unwrap();
         })
-        .detach();
+        .await?;
+        server.detach();
         let mut client = http1_client(addr).await?;
         let response = client.send_request(request("/", "")).await?;
         let body = body_of(response).await?;
@@ -152,10 +169,7 @@ fn a_not_send_body_streams_from_a_looplet_channel() {
 fn header_read_timeout_closes_a_silent_client() {
     use futures_util::AsyncReadExt;
     bounded(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let server = looplet::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
+        let (addr, server) = first_connection(|stream| async move {
             hyper::server::conn::http1::Builder::new()
                 .timer(LoopletTimer::new())
                 .header_read_timeout(Duration::from_millis(100))
@@ -164,7 +178,8 @@ fn header_read_timeout_closes_a_silent_client() {
                     service_fn(looplet_hyper_tests::hello_or_echo),
                 )
                 .await
-        });
+        })
+        .await?;
         let start = looplet::time::now();
         let mut silent = TcpStream::connect(addr).await?;
         let mut buf = Vec::new();
@@ -265,10 +280,7 @@ fn clients_vanishing_mid_request_leave_no_task_or_fd_behind() {
 fn futures_io_serves_any_futures_io_stream() {
     use looplet::compat::hyper::FuturesIo;
     bounded(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        looplet::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
+        let (addr, server) = first_connection(|stream| async move {
             hyper::server::conn::http1::Builder::new()
                 .timer(LoopletTimer::new())
                 .serve_connection(
@@ -278,7 +290,8 @@ fn futures_io_serves_any_futures_io_stream() {
                 .await
                 .unwrap();
         })
-        .detach();
+        .await?;
+        server.detach();
         let mut client = http1_client(addr).await?;
         let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i % 253) as u8).collect();
         let response = client.send_request(request("/echo", big.clone())).await?;
@@ -315,10 +328,7 @@ fn http2_moves_bodies_larger_than_its_window() {
 #[test]
 fn http2_streams_a_not_send_body() {
     bounded(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        looplet::spawn(async move {
-            let (stream, _) = listener.accept().await.unwrap();
+        let (addr, server) = first_connection(|stream| async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
                 let marker = Rc::new(());
                 let frames = futures_util::stream::iter(0..5).map(move |n| {
@@ -333,7 +343,8 @@ fn http2_streams_a_not_send_body() {
                 .await
                 .unwrap();
         })
-        .detach();
+        .await?;
+        server.detach();
         let mut client = http2_client(addr).await?;
         let response = client.send_request(request("/", "")).await?;
         let expected: String = (0..5).map(|n| format!("part {n};")).collect();
@@ -348,11 +359,8 @@ fn http2_streams_a_not_send_body() {
 fn graceful_shutdown_ends_cleanly_on_http1_and_http2() {
     for http2 in [false, true] {
         bounded(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
             let (stop, stopped) = looplet::sync::oneshot::channel::<()>();
-            let server = looplet::spawn(async move {
-                let (stream, _) = listener.accept().await.unwrap();
+            let (addr, server) = first_connection(move |stream| async move {
                 let io = LoopletIo::new(stream);
                 let service = service_fn(looplet_hyper_tests::hello_or_echo);
                 if http2 {
@@ -374,7 +382,8 @@ fn graceful_shutdown_ends_cleanly_on_http1_and_http2() {
                     conn.as_mut().graceful_shutdown();
                     conn.await
                 }
-            });
+            })
+            .await?;
             if http2 {
                 let mut client = http2_client(addr).await?;
                 body_of(client.send_request(request("/", "")).await?).await?;
