@@ -61,6 +61,7 @@ use pin_project_lite::pin_project;
 
 use crate::executor::Handle;
 use crate::slab::{Key, Slab};
+use crate::sync::waiters::swap_waker;
 use crate::task::{SpawnError, SpawnErrorKind, Task};
 use crate::unwind::{Payload, catch, drop_guarded, drop_payload, run_guarded};
 
@@ -354,10 +355,7 @@ impl<T> TaskGroup<T> {
                     if let Some(waker) = waker {
                         // The waker replaced is dropped after the borrow: it may hold the
                         // last reference to a task whose future uses this group.
-                        let replaced = match &state.waker {
-                            Some(old) if old.will_wake(waker) => None,
-                            _ => state.waker.replace(waker.clone()),
-                        };
+                        let replaced = swap_waker(&mut state.waker, waker);
                         state.waiting = true;
                         drop(state);
                         drop(replaced);

@@ -29,6 +29,8 @@ use std::task::{Context, Poll, Waker};
 
 use futures_core::future::FusedFuture;
 
+use super::waiters::swap_waker;
+
 /// Creates a one-value channel.
 ///
 /// # Examples
@@ -65,17 +67,6 @@ struct Inner<T> {
     receiver: Option<Waker>,
     /// The waker of a task in [`Sender::closed`].
     sender: Option<Waker>,
-}
-
-/// Stores `waker` in `slot` unless the stored one already wakes the same task, returning the
-/// waker it replaced: the caller drops that after its borrow ends, since dropping a waker can
-/// drop the last reference to a task, and with it a future that may use this channel.
-#[must_use = "drop the replaced waker after the borrow ends"]
-fn store(slot: &mut Option<Waker>, waker: &Waker) -> Option<Waker> {
-    match slot {
-        Some(old) if old.will_wake(waker) => None,
-        _ => slot.replace(waker.clone()),
-    }
 }
 
 /// The sending half: sends one value.
@@ -174,7 +165,7 @@ impl<T> Sender<T> {
         if inner.receiver_closed {
             return Poll::Ready(());
         }
-        let replaced = store(&mut inner.sender, cx.waker());
+        let replaced = swap_waker(&mut inner.sender, cx.waker());
         drop(inner);
         drop(replaced);
         Poll::Pending
@@ -338,7 +329,7 @@ impl<T> Future for Receiver<T> {
             this.done = true;
             Poll::Ready(Err(RecvError))
         } else {
-            let replaced = store(&mut inner.receiver, cx.waker());
+            let replaced = swap_waker(&mut inner.receiver, cx.waker());
             drop(inner);
             drop(replaced);
             Poll::Pending

@@ -312,8 +312,8 @@ impl Retired {
 pub(crate) struct Stale;
 
 /// Stores `waker` in `slot` unless the stored one already wakes the same task; returns the
-/// waker it replaced.
-fn swap_waker(slot: &mut Option<Waker>, waker: &Waker) -> Retired {
+/// waker it replaced. For a primitive's single waker slot as for a node's.
+pub(crate) fn swap_waker(slot: &mut Option<Waker>, waker: &Waker) -> Retired {
     let mut retired = Retired::NONE;
     retired.swap(slot, waker);
     retired
